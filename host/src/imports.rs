@@ -28,6 +28,19 @@ impl NodeHost {
     }
 }
 
+impl NodeHost {
+    /// Registers the message of an `sms.sent` event, so its status callbacks and the replies
+    /// to its sender find this call.
+    fn register_sent_message(&self, data: &Value) -> Result<()> {
+        let field = |name: &str| data.get(name).and_then(Value::as_str);
+        if let (Some(sid), Some(from), Some(to)) = (field("message_sid"), field("from"), field("to")) {
+            let status = field("status").unwrap_or("queued");
+            self.store.register_message(sid, &self.call.call_id, from, to, status)?;
+        }
+        Ok(())
+    }
+}
+
 impl types::Host for NodeHost {}
 
 impl call::Host for NodeHost {
@@ -50,6 +63,9 @@ impl call::Host for NodeHost {
 
     fn append_event(&mut self, kind: String, data: String) -> Result<()> {
         let data = serde_json::from_str(&data).unwrap_or(Value::String(data));
+        if kind == "sms.sent" {
+            self.register_sent_message(&data)?;
+        }
         self.store.append_event(&self.call.call_id, &kind, &data)?;
         Ok(())
     }

@@ -118,6 +118,7 @@ fn send_in_call(config: &Config, input: &Input, call: &CallInfo) -> Result<Sent,
         "sms.sent",
         &json!({
             "message_sid": sent.message_sid,
+            "status": sent.status,
             "from": sent.from,
             "to": sent.to,
             "body": body,

@@ -136,6 +136,21 @@ impl Sandbox {
 
     /// Schedules an inbound message (the caller texting back).
     pub fn script_inbound(&self, script: InboundScript) {
-        webhooks::schedule_inbound(self.shared.clone(), script);
+        self.inbox().script_inbound(script);
+    }
+
+    /// A handle that schedules inbound messages, for tasks that outlive a borrow of the sandbox.
+    pub fn inbox(&self) -> SandboxInbox {
+        SandboxInbox(self.shared.clone())
+    }
+}
+
+/// Schedules inbound messages on a running sandbox.
+#[derive(Clone)]
+pub struct SandboxInbox(Arc<Shared>);
+
+impl SandboxInbox {
+    pub fn script_inbound(&self, script: InboundScript) {
+        webhooks::schedule_inbound(self.0.clone(), script);
     }
 }

@@ -5,6 +5,7 @@ pub mod errors;
 mod form;
 mod resource;
 pub mod signature;
+pub mod status;
 
 pub use form::{CreateMessage, FormError, parse_form};
 pub use resource::{ErrorBody, MessageResource, test_number_error};

@@ -1,5 +1,12 @@
-//! The host's SQLite store: calls and their conversation events, plugin state, and opt-outs.
-//! One connection behind a mutex; every statement is short.
+//! The host's SQLite store: calls and their conversation events, plugin state, opt-outs, node
+//! runs and waits, messages and the webhook queue. One connection behind a mutex; every
+//! statement is short.
+
+mod flow;
+mod messaging;
+
+pub use flow::{RunRecord, WaitRecord};
+pub use messaging::{InboundRecord, QueuedWebhook, StatusChange};
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -50,6 +57,60 @@ CREATE TABLE IF NOT EXISTS opt_outs (
     at TEXT NOT NULL,
     PRIMARY KEY (sender, recipient)
 );
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY,
+    call_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    transition TEXT,
+    output TEXT,
+    error TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS waits (
+    run_id TEXT PRIMARY KEY,
+    call_id TEXT NOT NULL,
+    node_config TEXT NOT NULL,
+    state TEXT NOT NULL,
+    message_filters TEXT NOT NULL,
+    status_sids TEXT NOT NULL,
+    deadline_ms INTEGER NOT NULL,
+    after_event_id INTEGER NOT NULL,
+    claimed INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS waits_by_deadline ON waits (claimed, deadline_ms);
+CREATE INDEX IF NOT EXISTS waits_by_call ON waits (call_id);
+CREATE TABLE IF NOT EXISTS messages (
+    message_sid TEXT PRIMARY KEY,
+    call_id TEXT,
+    direction TEXT NOT NULL,
+    sender TEXT NOT NULL,
+    recipient TEXT NOT NULL,
+    status TEXT NOT NULL,
+    error_code INTEGER,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS messages_by_call ON messages (call_id, sender);
+CREATE TABLE IF NOT EXISTS webhook_queue (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL,
+    dedupe_key TEXT NOT NULL UNIQUE,
+    params TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    processed_at TEXT,
+    outcome TEXT
+);
+CREATE INDEX IF NOT EXISTS webhook_queue_pending ON webhook_queue (processed_at, id);
+CREATE TABLE IF NOT EXISTS inbound_messages (
+    message_sid TEXT PRIMARY KEY,
+    call_id TEXT,
+    sender TEXT NOT NULL,
+    recipient TEXT NOT NULL,
+    body TEXT NOT NULL,
+    media TEXT NOT NULL,
+    routing TEXT NOT NULL,
+    received_at TEXT NOT NULL
+);
 ";
 
 /// Who placed a call.
@@ -81,6 +142,23 @@ pub struct CallRecord {
     pub variables: BTreeMap<String, String>,
     pub started_at: String,
     pub ended_at: Option<String>,
+}
+
+impl CallRecord {
+    /// A placeholder call for plugin calls made outside any call, such as `describe`.
+    pub fn detached() -> CallRecord {
+        CallRecord {
+            call_id: String::new(),
+            direction: Direction::Inbound,
+            caller: String::new(),
+            agent_number: String::new(),
+            telephony: Telephony::Platform,
+            active: false,
+            variables: BTreeMap::new(),
+            started_at: now(),
+            ended_at: None,
+        }
+    }
 }
 
 /// One event of a call's conversation.

@@ -1,0 +1,264 @@
+//! Processing of accepted webhooks, after they were stored and answered: inbound messages join
+//! the active call they belong to (or are kept as unrouted), opt-out keywords are applied, and
+//! delivery status callbacks update messages and resume the nodes waiting on them.
+
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use anyhow::Result;
+use serde_json::{Value, json};
+use smsnode_sms::optout::{self, Keyword};
+use smsnode_sms::twilio::status;
+
+use crate::app::{App, matches_filter};
+use crate::bindings::types::{InboundMessage, MediaItem, ResumeEvent, StatusUpdate};
+use crate::config::Telephony;
+use crate::store::{InboundRecord, QueuedWebhook, StatusChange, now};
+
+/// Webhooks processed per pass of the queue.
+const BATCH: usize = 64;
+/// Longest sleep of the processor between two looks at the queue.
+const IDLE: Duration = Duration::from_secs(5);
+
+/// Where an inbound message went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Routing {
+    /// It joined this call.
+    Call(String),
+    /// No active call between these numbers.
+    NoActiveCall,
+    /// The recipient number is not configured on this host.
+    UnknownNumber,
+    /// The recipient is a custom-telephony number whose A2P registration has not passed.
+    NotRegistered,
+}
+
+impl Routing {
+    fn as_str(&self) -> &'static str {
+        match self {
+            Routing::Call(_) => "call",
+            Routing::NoActiveCall => "no_active_call",
+            Routing::UnknownNumber => "unknown_number",
+            Routing::NotRegistered => "a2p_not_registered",
+        }
+    }
+}
+
+/// Processes the webhook queue: at start-up (what a stopped host left), then whenever woken.
+pub async fn processor_task(app: Weak<App>) {
+    loop {
+        let Some(strong) = app.upgrade() else {
+            return;
+        };
+        let processed = match process_pending(&strong).await {
+            Ok(count) => count,
+            Err(error) => {
+                tracing::error!(error = %format!("{error:#}"), "processing accepted webhooks failed");
+                0
+            }
+        };
+        if processed < BATCH {
+            let woken = strong.queue_wake.notified();
+            tokio::select! {
+                _ = tokio::time::sleep(IDLE) => {}
+                _ = woken => {}
+            }
+        }
+    }
+}
+
+/// Processes up to one batch of accepted webhooks and returns how many.
+pub async fn process_pending(app: &Arc<App>) -> Result<usize> {
+    let pending = app.store.pending_webhooks(BATCH)?;
+    for webhook in &pending {
+        let outcome = match webhook.kind.as_str() {
+            "sms" => process_inbound(app, webhook).await?,
+            "status" => process_status(app, webhook).await?,
+            other => format!("unknown webhook kind {other}"),
+        };
+        app.store.finish_webhook(webhook.id, &outcome)?;
+    }
+    Ok(pending.len())
+}
+
+fn param<'a>(params: &'a [(String, String)], name: &str) -> &'a str {
+    params.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str()).unwrap_or("")
+}
+
+/// Routes one inbound SMS or MMS.
+async fn process_inbound(app: &Arc<App>, webhook: &QueuedWebhook) -> Result<String> {
+    let params = &webhook.params;
+    let message = InboundMessage {
+        message_sid: param(params, "MessageSid").to_string(),
+        sender: param(params, "From").to_string(),
+        recipient: param(params, "To").to_string(),
+        body: param(params, "Body").to_string(),
+        media: media_items(params),
+    };
+
+    let keyword = optout::classify(&message.body);
+    match keyword {
+        Some(Keyword::OptOut) => {
+            app.store.set_opt_out(&message.recipient, &message.sender, true)?;
+            tracing::info!(message_sid = %message.message_sid, sender = %message.recipient, recipient = %message.sender, "recipient opted out");
+        }
+        Some(Keyword::OptIn) => {
+            app.store.set_opt_out(&message.recipient, &message.sender, false)?;
+            tracing::info!(message_sid = %message.message_sid, sender = %message.recipient, recipient = %message.sender, "recipient opted back in");
+        }
+        Some(Keyword::Help) | None => {}
+    }
+
+    let routing = route(app, &message)?;
+    let record = InboundRecord {
+        message_sid: message.message_sid.clone(),
+        call_id: match &routing {
+            Routing::Call(call_id) => Some(call_id.clone()),
+            _ => None,
+        },
+        from: message.sender.clone(),
+        to: message.recipient.clone(),
+        body: message.body.clone(),
+        media: media_json(&message.media),
+        routing: routing.as_str().to_string(),
+        received_at: now(),
+    };
+    app.store.record_inbound(&record)?;
+
+    let Routing::Call(call_id) = routing else {
+        tracing::warn!(
+            message_sid = %message.message_sid, from = %message.sender, to = %message.recipient, routing = routing.as_str(),
+            "inbound message joined no call; kept as unrouted"
+        );
+        return Ok(routing.as_str().to_string());
+    };
+
+    let mut data = event_data(&message);
+    if let Some(keyword) = keyword {
+        data["keyword"] = json!(keyword);
+    }
+    app.store.append_event(&call_id, "sms.received", &data)?;
+    tracing::info!(message_sid = %message.message_sid, call_id, num_media = message.media.len(), "inbound message joined the call");
+
+    for wait in app.store.waits_of_call(&call_id)? {
+        if matches_filter(&wait.message_filters, &message.sender, &message.recipient) {
+            app.resume(&wait.run_id, ResumeEvent::Message(message.clone())).await;
+        }
+    }
+    Ok(format!("call {call_id}"))
+}
+
+/// Finds the active call an inbound message belongs to: its sender is the call's caller, and
+/// its recipient is the call's agent number or a number the call's messages went out from.
+fn route(app: &App, message: &InboundMessage) -> Result<Routing> {
+    let Some(number) = app.config.numbers.get(&message.recipient) else {
+        return Ok(Routing::UnknownNumber);
+    };
+    if number.telephony == Telephony::Custom && !number.a2p.approved() {
+        return Ok(Routing::NotRegistered);
+    }
+
+    for call in app.store.active_calls_with(&message.sender)? {
+        if call.agent_number == message.recipient || app.store.call_senders(&call.call_id)?.contains(&message.recipient) {
+            return Ok(Routing::Call(call.call_id));
+        }
+    }
+    Ok(Routing::NoActiveCall)
+}
+
+/// Applies one delivery status callback; stale ones change nothing.
+async fn process_status(app: &Arc<App>, webhook: &QueuedWebhook) -> Result<String> {
+    let params = &webhook.params;
+    let sid = param(params, "MessageSid");
+    let next = param(params, "MessageStatus");
+    let error_code = param(params, "ErrorCode").parse::<u32>().ok();
+
+    let change = app.store.apply_status(sid, param(params, "From"), param(params, "To"), next, error_code)?;
+    let call_id = match change {
+        StatusChange::Stale { current } => {
+            tracing::info!(message_sid = sid, status = next, current = %current, "stale status callback ignored");
+            return Ok(format!("stale: already {current}"));
+        }
+        StatusChange::Changed { call_id } => call_id,
+    };
+    tracing::info!(message_sid = sid, status = next, error_code, "message status changed");
+
+    let Some(call_id) = call_id else {
+        return Ok(format!("status {next}"));
+    };
+    app.store.append_event(&call_id, "sms.status", &json!({ "message_sid": sid, "status": next, "error_code": error_code }))?;
+    if status::is_final(next) {
+        for wait in app.store.waits_of_call(&call_id)? {
+            let watches = wait.status_sids.as_array().into_iter().flatten().any(|watched| watched.as_str() == Some(sid));
+            if watches {
+                let update = StatusUpdate { message_sid: sid.into(), status: next.into(), error_code };
+                app.resume(&wait.run_id, ResumeEvent::MessageStatus(update)).await;
+            }
+        }
+    }
+    Ok(format!("status {next}"))
+}
+
+fn media_items(params: &[(String, String)]) -> Vec<MediaItem> {
+    let count: usize = param(params, "NumMedia").parse().unwrap_or(0);
+    (0..count.min(10))
+        .map(|index| MediaItem {
+            url: param(params, &format!("MediaUrl{index}")).to_string(),
+            content_type: param(params, &format!("MediaContentType{index}")).to_string(),
+        })
+        .filter(|item| !item.url.is_empty())
+        .collect()
+}
+
+fn media_json(media: &[MediaItem]) -> Value {
+    Value::Array(media.iter().map(|item| json!({ "url": item.url, "content_type": item.content_type })).collect())
+}
+
+/// The `sms.received` event: the message, with each media item's host path for fetching it.
+fn event_data(message: &InboundMessage) -> Value {
+    let media: Vec<Value> = message
+        .media
+        .iter()
+        .enumerate()
+        .map(|(index, item)| {
+            json!({
+                "url": item.url,
+                "content_type": item.content_type,
+                "fetch_path": format!("/messages/{}/media/{index}", message.message_sid),
+            })
+        })
+        .collect();
+    json!({
+        "message_sid": message.message_sid,
+        "from": message.sender,
+        "to": message.recipient,
+        "body": message.body,
+        "num_media": message.media.len(),
+        "media": media,
+    })
+}
+
+/// Reads an inbound message back from its `sms.received` event data.
+pub fn message_from_event(data: &Value) -> Option<InboundMessage> {
+    let text = |name: &str| data.get(name).and_then(Value::as_str).map(str::to_string);
+    let media = data
+        .get("media")
+        .and_then(Value::as_array)
+        .map(|items| {
+            items
+                .iter()
+                .map(|item| MediaItem {
+                    url: item["url"].as_str().unwrap_or("").to_string(),
+                    content_type: item["content_type"].as_str().unwrap_or("").to_string(),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Some(InboundMessage {
+        message_sid: text("message_sid")?,
+        sender: text("from")?,
+        recipient: text("to")?,
+        body: text("body").unwrap_or_default(),
+        media,
+    })
+}
