@@ -79,7 +79,7 @@ pub fn send(config: &Config, input: &Input) -> Result<Result<Sent, Failure>, Nod
             ));
         }
         Err(failure) => {
-            host::warn(&format!("sms failed: reason={} {}", failure.reason, failure.message));
+            host::info(&format!("sms failed: reason={} {}", failure.reason, failure.message));
             host::append_event("sms.failed", &failure.output());
         }
     }

@@ -84,6 +84,9 @@ pub fn resume(_config: &Config, state: &str, event: ResumeEvent) -> Result<RunRe
         ResumeEvent::Message(message) => reply(&state, message),
         ResumeEvent::MessageStatus(update) => {
             if !FAILED_STATUSES.contains(&update.status.as_str()) {
+                // Delivered: only a reply or the timeout can end the wait now.
+                let mut state = state;
+                state.sent_sid = None;
                 return Ok(wait_for(state));
             }
             delivery_failed(&state, update)
@@ -127,6 +130,7 @@ fn reply(state: &WaitState, message: InboundMessage) -> Outcome {
                 "message_sid": message.message_sid,
                 "media": media,
                 "num_media": message.media.len(),
+                "keyword": smsnode_sms::optout::classify(&message.body),
             }),
         ),
     )
