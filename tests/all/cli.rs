@@ -92,6 +92,45 @@ fn opted_out_example_fails() {
     assert_eq!(transition["transition"], "failed");
 }
 
+/// Runs an example scenario with `--json` and returns its transitions in order.
+fn example_transitions(name: &str) -> (Vec<String>, Vec<Value>) {
+    let scenario = workspace().join(format!("examples/{name}/scenario.toml"));
+    let output = smsnode(&["run", "--json", scenario.to_str().unwrap()]);
+    assert!(output.status.success(), "{name}: {}", stderr(&output));
+    let lines = json_lines(&output);
+    let transitions = lines.iter().filter(|line| line["type"] == "node.transition").map(|line| line["transition"].as_str().unwrap().to_string()).collect();
+    (transitions, lines)
+}
+
+#[test]
+fn photo_id_example_takes_reply() {
+    let (transitions, lines) = example_transitions("collect-photo-id");
+    assert_eq!(transitions, vec!["reply"]);
+    let received = lines.iter().find(|line| line["type"] == "sms.received").expect("the photo arrives in the call");
+    assert_eq!(received["num_media"], 1);
+    assert_eq!(received["media"][0]["content_type"], "image/jpeg");
+    assert!(lines.iter().any(|line| line["type"] == "node.waiting"), "the node waited");
+}
+
+#[test]
+fn no_reply_example_times_out() {
+    let (transitions, _) = example_transitions("reply-timeout");
+    assert_eq!(transitions, vec!["timeout"]);
+}
+
+#[test]
+fn stop_example_opts_out() {
+    let (transitions, lines) = example_transitions("caller-texts-stop");
+    assert_eq!(transitions, vec!["reply", "failed"]);
+    let reply = lines.iter().find(|line| line["type"] == "node.transition").unwrap();
+    assert_eq!(reply["output"]["keyword"], "opt_out");
+    let failed = lines.iter().find(|line| line["type"] == "sms.failed").expect("the second text fails");
+    assert_eq!(failed["reason"], "opted_out");
+    assert_eq!(failed["error_code"], 21610);
+    let sent_requests = lines.iter().filter(|line| line["type"] == "sandbox.request").count();
+    assert_eq!(sent_requests, 1, "no request for the opted-out text");
+}
+
 #[test]
 fn own_twilio_example_config_checks() {
     let config = workspace().join("examples/own-twilio-number/smsnode.twilio.toml");
