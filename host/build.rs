@@ -38,7 +38,7 @@ fn build_component(workspace: &Path, manifest: &Path, lib_name: &str) -> PathBuf
         .expect("failed to start cargo to build the plugin component");
     if !status.success() {
         panic!(
-            "building {} for wasm32-wasip2 failed; if the target is missing, run `rustup target add wasm32-wasip2`",
+            "building {} for wasm32-wasip2 failed. If the target is missing, run `rustup target add wasm32-wasip2`",
             manifest.display()
         );
     }

@@ -1,5 +1,5 @@
-//! Builds the test components for wasm32-wasip2 and hands their paths to the tests as
-//! `HOSTILE_NODE_WASM`, so a test names the component it runs and nobody builds wasm by hand.
+//! Builds the test component for wasm32-wasip2 and passes its path to the tests as
+//! `HOSTILE_NODE_WASM`, so a test names the component it runs and needs no manual wasm build.
 
 use std::env;
 use std::path::PathBuf;
@@ -24,7 +24,7 @@ fn main() {
         .env_remove("RUSTFLAGS")
         .status()
         .expect("failed to start cargo to build the hostile test component");
-    assert!(status.success(), "building the hostile test component failed; is the wasm32-wasip2 target installed?");
+    assert!(status.success(), "building the hostile test component failed. If the wasm32-wasip2 target is missing, run `rustup target add wasm32-wasip2`");
 
     let wasm = target_dir.join("wasm32-wasip2/release/hostile_node.wasm");
     println!("cargo:rustc-env=HOSTILE_NODE_WASM={}", wasm.display());

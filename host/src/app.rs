@@ -1,6 +1,6 @@
-//! The flow-node host: starts and ends calls, runs nodes in them, keeps the waits of nodes
-//! that await an event, and resumes them on the matching event, on their timeout or when the
-//! call ends. Waits live in the store, so they cost no instance and no thread, and a
+//! The flow-node host. It starts and ends calls, runs nodes in them and stores the waits of
+//! nodes that await an event. It resumes a wait on the matching event, on its timeout or when
+//! the call ends. Waits live in the store, so they cost no instance and no thread, and a
 //! restarted host resumes them.
 
 use std::sync::Arc;
@@ -19,10 +19,10 @@ use crate::outbound::OutboundPolicy;
 use crate::runtime::{RunError, Runtime};
 use crate::store::{CallRecord, Store, WaitRecord};
 
-/// Longest sleep of the timer task between two checks of the waits table.
+/// Maximum sleep of the timer task between two checks of the waits table.
 const TIMER_IDLE: Duration = Duration::from_secs(30);
 
-/// How a node run stands.
+/// Status and result of a node run.
 #[derive(Debug, Clone, Serialize)]
 pub struct NodeRun {
     pub run_id: String,
@@ -103,7 +103,7 @@ impl App {
 
     /// Runs the node in a call with a configuration and input.
     pub async fn run_node(&self, call_id: &str, node_config: &Value, input: &Value) -> Result<NodeRun, RunError> {
-        let call = self.store.call(call_id)?.with_context(|| format!("call {call_id} is not known; start it first"))?;
+        let call = self.store.call(call_id)?.with_context(|| format!("call {call_id} not found. Start the call first"))?;
         let run_id = format!("RN{}", hex::encode(rand::random::<[u8; 12]>()));
         let after_event_id = self.store.last_event_id(call_id)?;
         self.store.insert_run(&run_id, call_id)?;
@@ -191,6 +191,8 @@ impl App {
         };
         let Some(call) = self.store.call(&wait.call_id)? else {
             self.store.delete_wait(run_id)?;
+            self.store.update_run(run_id, "error", None, None, Some("the run's call no longer exists"))?;
+            tracing::error!(run_id, call_id = %wait.call_id, "waiting run dropped: its call no longer exists");
             return Ok(());
         };
         let call_id = wait.call_id.clone();
@@ -202,7 +204,8 @@ impl App {
                 self.settle(run_id, &call_id, &wait.node_config, wait.after_event_id, report.result).await?;
             }
             Err(RunError::Host(error)) => {
-                // A host fault (the database, say) leaves the wait for the next event or timer.
+                // A host fault, such as a database error, leaves the wait for the next event or
+                // timer.
                 self.store.release_wait(run_id)?;
                 return Err(error);
             }
@@ -277,7 +280,7 @@ fn wait_record(run_id: &str, call_id: &str, node_config: &str, after_event_id: i
     }
 }
 
-/// Whether a message from `sender` to `recipient` matches one of a wait's filters.
+/// Returns whether a message from `sender` to `recipient` matches one of a wait's filters.
 pub(crate) fn matches_filter(filters: &Value, sender: &str, recipient: &str) -> bool {
     filters.as_array().into_iter().flatten().any(|filter| {
         filter["sender"].as_str() == Some(sender)

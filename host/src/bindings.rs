@@ -1,5 +1,5 @@
 //! Host-side bindings of the `smsnode:node` flow-node world. The WASI interfaces come from
-//! wasmtime-wasi and wasmtime-wasi-http; only the node's own interfaces are generated here.
+//! wasmtime-wasi and wasmtime-wasi-http, so only the node's own interfaces are generated here.
 
 wasmtime::component::bindgen!({
     world: "flow-node",

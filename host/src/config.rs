@@ -11,7 +11,7 @@ use smsnode_sms::e164;
 
 use crate::secrets::Secret;
 
-/// Twilio's API base, used when a `twilio` account names none.
+/// Twilio's API base, used when a `twilio` account sets none.
 pub const TWILIO_API_BASE: &str = "https://api.twilio.com";
 
 /// The configuration file as written.
@@ -53,7 +53,7 @@ pub struct ServiceConfig {
     /// against it, and every send names `{public_url}/webhooks/twilio/status` as its status
     /// callback.
     pub public_url: Option<String>,
-    /// The SQLite database holding calls, messages, waits and state.
+    /// The SQLite database that stores calls, messages, waits and state.
     #[serde(default = "default_database")]
     pub database: PathBuf,
 }
@@ -166,7 +166,7 @@ pub struct Account {
     pub auth_token: Secret,
 }
 
-/// Who operates a number.
+/// Operator of a number: the platform or the customer's own telephony.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Telephony {
@@ -250,7 +250,7 @@ impl HostConfig {
         Self::parse(&text, base).with_context(|| format!("invalid configuration in {}", path.display()))
     }
 
-    /// Parses and checks configuration text; `base` resolves relative paths.
+    /// Parses and checks configuration text. Relative paths in it are relative to `base`.
     pub fn parse(text: &str, base: &Path) -> Result<HostConfig> {
         let file: ConfigFile = toml::from_str(text)?;
 
@@ -265,14 +265,14 @@ impl HostConfig {
             check_number(&format!("numbers[{index}].number"), &entry.number)?;
             if !accounts.contains_key(&entry.account) {
                 bail!(
-                    "numbers[{index}].account: `{}` is not a configured account; add [accounts.{}] or use one of: {}",
+                    "numbers[{index}].account: `{}` is not a configured account. Add [accounts.{}] or use one of: {}",
                     entry.account,
                     entry.account,
                     names(accounts.keys())
                 );
             }
             if numbers.contains_key(&entry.number) {
-                bail!("numbers[{index}].number: {} is listed twice; keep one entry per number", entry.number);
+                bail!("numbers[{index}].number: {} is listed twice. Keep one entry per number", entry.number);
             }
             numbers.insert(entry.number.clone(), entry);
         }
@@ -281,10 +281,10 @@ impl HostConfig {
             let field = format!("pool.numbers[{index}]");
             check_number(&field, number)?;
             let Some(entry) = numbers.get(number) else {
-                bail!("{field}: {number} is not in [[numbers]]; add it there with its account and capabilities");
+                bail!("{field}: {number} is not in [[numbers]]. Add it there with its account and capabilities");
             };
             if !entry.sms {
-                bail!("{field}: {number} is not SMS-capable (sms = false); only SMS-approved numbers belong in the pool");
+                bail!("{field}: {number} is not SMS-capable (sms = false). Only SMS-approved numbers belong in the pool");
             }
         }
 
@@ -308,7 +308,7 @@ impl HostConfig {
         })
     }
 
-    /// The accounts served by the embedded sandbox.
+    /// Returns the accounts served by the embedded sandbox.
     pub fn sandbox_accounts(&self) -> impl Iterator<Item = &Account> {
         self.accounts.values().filter(|account| account.provider == Provider::Sandbox)
     }
@@ -322,7 +322,8 @@ impl HostConfig {
         }
     }
 
-    /// The URL providers post delivery status changes to, when the service has a public URL.
+    /// Returns the URL that providers post delivery status changes to, when the service has a
+    /// public URL.
     pub fn status_callback_url(&self) -> Option<String> {
         self.service.public_url.as_ref().map(|url| format!("{url}/webhooks/twilio/status"))
     }
@@ -334,11 +335,11 @@ fn resolve_account(name: &str, account: AccountFile, base: &Path) -> Result<Acco
         (Some(sid), _) => sid.clone(),
         (None, Provider::Sandbox) => sandbox_account_sid(name),
         (None, Provider::Twilio) => {
-            bail!("{field}.account_sid is missing; set it to the Account SID from the Twilio console (AC followed by 32 hex digits)")
+            bail!("{field}.account_sid is missing. Set it to the Account SID from the Twilio console (AC followed by 32 hex digits)")
         }
     };
     if !is_account_sid(&account_sid) {
-        bail!("{field}.account_sid: `{account_sid}` is not an Account SID; it is AC followed by 32 hex digits");
+        bail!("{field}.account_sid: `{account_sid}` is not an Account SID. An Account SID is AC followed by 32 hex digits");
     }
 
     let (api_base, auth_token) = match account.provider {
@@ -346,7 +347,7 @@ fn resolve_account(name: &str, account: AccountFile, base: &Path) -> Result<Acco
             if account.auth_token_env.is_some() || account.auth_token_file.is_some() || account.api_base.is_some() {
                 bail!(
                     "{field}: a sandbox account takes no auth_token_env, auth_token_file or api_base, \
-                     because the host starts the sandbox and makes its credentials; remove them or set provider = \"twilio\""
+                     because the host starts the sandbox and creates its credentials. Remove them or set provider = \"twilio\""
                 );
             }
             (String::new(), Secret::random())
@@ -362,7 +363,7 @@ fn resolve_account(name: &str, account: AccountFile, base: &Path) -> Result<Acco
     Ok(Account { name: name.to_string(), provider: account.provider, account_sid, api_base, auth_token })
 }
 
-/// A stable, valid-looking Account SID for a sandbox account that names none.
+/// Derives a stable, valid-looking Account SID from the name of a sandbox account that sets none.
 fn sandbox_account_sid(name: &str) -> String {
     use sha2::{Digest, Sha256};
     let digest = Sha256::digest(name.as_bytes());
@@ -379,7 +380,7 @@ fn check_number(field: &str, number: &str) -> Result<()> {
 
 fn check_api_base(field: &str, url: &str) -> Result<()> {
     let Some((scheme, rest)) = url.split_once("://") else {
-        bail!("{field}: `{url}` is not a URL; write it as https://host[:port]");
+        bail!("{field}: `{url}` is not a URL. Write it as https://host[:port]");
     };
     if !matches!(scheme, "http" | "https") || rest.trim_end_matches('/').contains('/') || rest.is_empty() {
         bail!("{field}: `{url}` must be scheme://host[:port] with no path, for example https://api.twilio.com");
@@ -389,7 +390,7 @@ fn check_api_base(field: &str, url: &str) -> Result<()> {
 
 fn check_public_url(url: &str) -> Result<()> {
     let Some((scheme, rest)) = url.split_once("://") else {
-        bail!("service.public_url: `{url}` is not a URL; write the URL Twilio calls, such as https://sms.example.com");
+        bail!("service.public_url: `{url}` is not a URL. Write the URL Twilio calls, such as https://sms.example.com");
     };
     if !matches!(scheme, "http" | "https") || rest.is_empty() {
         bail!("service.public_url: `{url}` must start with https:// (or http:// for local tests)");
@@ -399,13 +400,13 @@ fn check_public_url(url: &str) -> Result<()> {
 
 fn check_limits(limits: &Limits) -> Result<()> {
     if !(8..=4096).contains(&limits.memory_mib) {
-        bail!("limits.memory_mib: {} is out of range; use 8 to 4096 MiB", limits.memory_mib);
+        bail!("limits.memory_mib: {} is out of range. Use 8 to 4096 MiB", limits.memory_mib);
     }
     if !(100..=600_000).contains(&limits.run_timeout_ms) {
-        bail!("limits.run_timeout_ms: {} is out of range; use 100 to 600000 ms", limits.run_timeout_ms);
+        bail!("limits.run_timeout_ms: {} is out of range. Use 100 to 600000 ms", limits.run_timeout_ms);
     }
     if !(1..=10_000).contains(&limits.concurrent_runs) {
-        bail!("limits.concurrent_runs: {} is out of range; use 1 to 10000", limits.concurrent_runs);
+        bail!("limits.concurrent_runs: {} is out of range. Use 1 to 10000", limits.concurrent_runs);
     }
     if limits.connect_timeout_ms == 0 || limits.response_timeout_ms == 0 {
         bail!("limits.connect_timeout_ms and limits.response_timeout_ms must be above 0 ms");

@@ -4,7 +4,7 @@ use serde_json::{Value, json};
 
 use crate::bindings::Descriptor;
 
-/// The descriptor with its JSON-text fields (schemas) parsed into JSON values.
+/// Converts the descriptor to JSON, with its JSON-text fields (schemas) parsed into JSON values.
 pub fn descriptor_json(descriptor: &Descriptor) -> Value {
     let parse = |text: &str| serde_json::from_str(text).unwrap_or(Value::String(text.to_string()));
     json!({

@@ -10,7 +10,8 @@ use crate::bindings::smsnode::node::{accounts, call, log, numbers, state, types}
 use crate::config::{self, HostConfig};
 use crate::store::{CallRecord, Direction, Store};
 
-/// What one run of a node may see and touch.
+/// Host state of one node run: the call, the configuration and the store that its imports read
+/// and write.
 pub struct NodeHost {
     pub node_type: String,
     pub call: CallRecord,
@@ -19,7 +20,7 @@ pub struct NodeHost {
 }
 
 impl NodeHost {
-    /// The state owner for a scope: the plugin alone, or the plugin within this call.
+    /// Returns the state owner for a scope: the plugin alone, or the plugin within this call.
     fn owner(&self, scope: state::Scope) -> String {
         match scope {
             state::Scope::Plugin => format!("plugin/{}", self.node_type),
@@ -45,7 +46,7 @@ impl types::Host for NodeHost {}
 
 impl call::Host for NodeHost {
     fn context(&mut self) -> Result<types::CallInfo> {
-        // The call may have ended since the run started; read its current state.
+        // The call may have ended since the run started, so read its current state.
         let active = self.store.call(&self.call.call_id)?.map(|call| call.active).unwrap_or(false);
         Ok(types::CallInfo {
             call_id: self.call.call_id.clone(),

@@ -1,6 +1,6 @@
-//! Processing of accepted webhooks, after they were stored and answered: inbound messages join
-//! the active call they belong to (or are kept as unrouted), opt-out keywords are applied, and
-//! delivery status callbacks update messages and resume the nodes waiting on them.
+//! Processing of accepted webhooks after they were stored and acknowledged. Inbound messages
+//! join the active call they belong to or are kept as unrouted, and opt-out keywords are applied.
+//! Delivery status callbacks update messages and resume the nodes waiting on them.
 
 use std::sync::{Arc, Weak};
 use std::time::Duration;
@@ -17,10 +17,10 @@ use crate::store::{InboundRecord, QueuedWebhook, StatusChange, now};
 
 /// Webhooks processed per pass of the queue.
 const BATCH: usize = 64;
-/// Longest sleep of the processor between two looks at the queue.
+/// Maximum sleep of the processor between two polls of the queue.
 const IDLE: Duration = Duration::from_secs(5);
 
-/// Where an inbound message went.
+/// Destination of an inbound message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Routing {
     /// It joined this call.
@@ -44,7 +44,8 @@ impl Routing {
     }
 }
 
-/// Processes the webhook queue: at start-up (what a stopped host left), then whenever woken.
+/// Processes the webhook queue at start-up, including what a stopped host left, and then
+/// whenever woken.
 pub async fn processor_task(app: Weak<App>) {
     loop {
         let Some(strong) = app.upgrade() else {
@@ -72,11 +73,16 @@ pub async fn process_pending(app: &Arc<App>) -> Result<usize> {
     let pending = app.store.pending_webhooks(BATCH)?;
     for webhook in &pending {
         let outcome = match webhook.kind.as_str() {
-            "sms" => process_inbound(app, webhook).await?,
-            "status" => process_status(app, webhook).await?,
-            other => format!("unknown webhook kind {other}"),
+            "sms" => process_inbound(app, webhook).await,
+            "status" => process_status(app, webhook).await,
+            other => Ok(format!("unknown webhook kind {other}")),
         };
-        app.store.finish_webhook(webhook.id, &outcome)?;
+        match outcome {
+            Ok(outcome) => app.store.finish_webhook(webhook.id, &outcome)?,
+            // The webhook stays queued and is tried again on the next pass; the ones after it
+            // go on meanwhile.
+            Err(error) => tracing::error!(id = webhook.id, kind = %webhook.kind, error = %format!("{error:#}"), "processing a webhook failed"),
+        }
     }
     Ok(pending.len())
 }
@@ -128,7 +134,7 @@ async fn process_inbound(app: &Arc<App>, webhook: &QueuedWebhook) -> Result<Stri
     let Routing::Call(call_id) = routing else {
         tracing::warn!(
             message_sid = %message.message_sid, from = %message.sender, to = %message.recipient, routing = routing.as_str(),
-            "inbound message joined no call; kept as unrouted"
+            "inbound message matched no call, so it was kept as unrouted"
         );
         return Ok(routing.as_str().to_string());
     };
@@ -166,7 +172,7 @@ fn route(app: &App, message: &InboundMessage) -> Result<Routing> {
     Ok(Routing::NoActiveCall)
 }
 
-/// Applies one delivery status callback; stale ones change nothing.
+/// Applies one delivery status callback. A stale callback changes nothing.
 async fn process_status(app: &Arc<App>, webhook: &QueuedWebhook) -> Result<String> {
     let params = &webhook.params;
     let sid = param(params, "MessageSid");
@@ -214,7 +220,8 @@ fn media_json(media: &[MediaItem]) -> Value {
     Value::Array(media.iter().map(|item| json!({ "url": item.url, "content_type": item.content_type })).collect())
 }
 
-/// The `sms.received` event: the message, with each media item's host path for fetching it.
+/// Builds the `sms.received` event data: the message, with each media item's host path for
+/// fetching it.
 fn event_data(message: &InboundMessage) -> Value {
     let media: Vec<Value> = message
         .media

@@ -135,10 +135,10 @@ fn print_segments(text: &str, json: bool) -> Result<()> {
 async fn serve(config_path: &Path, listen: Option<String>, plugin: &[u8], cache_dir: Option<&Path>) -> Result<()> {
     let mut config = HostConfig::load(config_path)?;
     let listen = listen.unwrap_or_else(|| config.service.listen.clone());
-    let listener = tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("cannot listen on {listen}; set service.listen or --listen"))?;
+    let listener = tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("cannot listen on {listen}. Set another address in service.listen or --listen"))?;
     let local_url = format!("http://{}", listener.local_addr()?);
     if config.service.public_url.is_none() {
-        tracing::warn!(url = %local_url, "service.public_url is not set; using the local address to check webhook signatures");
+        tracing::warn!(url = %local_url, "service.public_url is not set, so webhook signatures are checked against the local address");
         config.service.public_url = Some(local_url.clone());
     }
 

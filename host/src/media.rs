@@ -1,5 +1,5 @@
-//! Fetching inbound media through the host: the provider's media URL needs the account's Basic
-//! auth and answers with a redirect to its CDN. The host adds the credentials, follows the
+//! Fetching inbound media through the host. The provider's media URL needs the account's Basic
+//! auth and responds with a redirect to its CDN. The host adds the credentials, follows the
 //! redirect without them, and enforces size and type limits, so no caller sees a secret.
 
 use std::sync::Arc;
@@ -16,7 +16,7 @@ use crate::app::App;
 use crate::client;
 use crate::service::ApiError;
 
-/// Largest media item fetched: Twilio accepts at most 5 MB per MMS.
+/// Maximum size of a fetched media item, in bytes. Twilio accepts at most 5 MB per MMS.
 pub const MAX_MEDIA_BYTES: usize = 5 * 1024 * 1024;
 /// Redirects followed before the fetch fails.
 const MAX_REDIRECTS: usize = 3;
@@ -52,7 +52,7 @@ pub async fn fetch_media(app: &App, url: &str) -> anyhow::Result<(String, Bytes)
             !account.api_base.is_empty()
                 && url.starts_with(&format!("{}/2010-04-01/Accounts/{}/", account.api_base, account.account_sid))
         })
-        .ok_or_else(|| anyhow::anyhow!("{url} is not under a configured account's API; refusing to fetch it"))?;
+        .ok_or_else(|| anyhow::anyhow!("{url} is not under a configured account's API, so it was not fetched"))?;
     let credentials = base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", account.account_sid, account.auth_token.expose()));
     let origin = origin_of(&uri);
 
@@ -69,7 +69,7 @@ pub async fn fetch_media(app: &App, url: &str) -> anyhow::Result<(String, Bytes)
             uri = resolve(&uri, location)?;
             continue;
         }
-        anyhow::ensure!(response.status.is_success(), "the provider answered {}", response.status);
+        anyhow::ensure!(response.status.is_success(), "the provider responded with {}", response.status);
 
         let content_type = response.headers.get(header::CONTENT_TYPE).and_then(|value| value.to_str().ok()).unwrap_or("").to_string();
         anyhow::ensure!(

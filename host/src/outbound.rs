@@ -14,6 +14,7 @@ use wasmtime_wasi_http::{
 };
 
 use crate::config::{Account, HostConfig};
+use crate::secrets::Secret;
 
 /// A URL prefix one account may call, with the credentials added to its requests.
 #[derive(Debug, Clone)]
@@ -24,7 +25,7 @@ struct Rule {
     authority: String,
     path_prefix: String,
     /// The full `Authorization` header value.
-    authorization: String,
+    authorization: Secret,
 }
 
 /// The outgoing HTTP policy shared by every run.
@@ -35,7 +36,7 @@ pub struct OutboundPolicy {
     response_timeout: Duration,
 }
 
-/// Whether a request may leave, and as which account.
+/// Outcome of the policy check: allowed as an account, or denied with a reason.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Decision {
     Allow { account: String },
@@ -99,11 +100,11 @@ fn rule_for(account: &Account) -> Option<Rule> {
         authority: format!("{}:{port}", authority.host().to_ascii_lowercase()),
         scheme,
         path_prefix: format!("/2010-04-01/Accounts/{}/", account.account_sid),
-        authorization: format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(credentials)),
+        authorization: Secret::new(format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(credentials))),
     })
 }
 
-/// Whether a path could step outside its prefix once a server normalizes it.
+/// Returns whether a path could step outside its prefix once a server normalizes it.
 fn has_dot_segment(path: &str) -> bool {
     let lower = path.to_ascii_lowercase();
     path.split('/').any(|segment| segment == "." || segment == "..")
@@ -167,7 +168,7 @@ impl WasiHttpHooks for OutboundHooks {
         };
 
         // The plugin cannot set Authorization (a forbidden header), so this is the only one.
-        let Ok(authorization) = HeaderValue::from_str(&rule.authorization) else {
+        let Ok(authorization) = HeaderValue::from_str(rule.authorization.expose()) else {
             return Box::new(async { Err(HttpError::InternalError(Some("invalid credentials".into()))) });
         };
         request.headers_mut().insert(AUTHORIZATION, authorization);
@@ -182,5 +183,55 @@ impl WasiHttpHooks for OutboundHooks {
                 Box::new(io) as Box<dyn Future<Output = Result<(), HttpError>> + Send>,
             ))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SID: &str = "AC0123456789abcdef0123456789abcdef";
+
+    fn policy() -> OutboundPolicy {
+        let dir = std::env::temp_dir().join(format!("smsnode-outbound-{}-{}", std::process::id(), rand::random::<u64>()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("token"), "secret-token").unwrap();
+        let text = format!("[accounts.main]\nprovider = \"twilio\"\naccount_sid = \"{SID}\"\nauth_token_file = \"token\"\n");
+        OutboundPolicy::from_config(&HostConfig::parse(&text, &dir).unwrap())
+    }
+
+    fn decide(url: &str) -> Decision {
+        policy().decide(&url.parse().unwrap())
+    }
+
+    #[test]
+    fn account_messages_path_allowed() {
+        let allowed = Decision::Allow { account: "main".into() };
+        assert_eq!(decide(&format!("https://api.twilio.com/2010-04-01/Accounts/{SID}/Messages.json")), allowed);
+        assert_eq!(decide(&format!("https://API.twilio.com:443/2010-04-01/Accounts/{SID}/Messages/SM1.json")), allowed, "host case and default port");
+    }
+
+    #[test]
+    fn everything_else_denied() {
+        let denied = [
+            "https://api.twilio.com/2010-04-01/Accounts/AC00000000000000000000000000000000/Messages.json".to_string(),
+            format!("http://api.twilio.com/2010-04-01/Accounts/{SID}/Messages.json"),
+            format!("https://api.twilio.com:8443/2010-04-01/Accounts/{SID}/Messages.json"),
+            format!("https://evil.example.test/2010-04-01/Accounts/{SID}/Messages.json"),
+            format!("https://api.twilio.com/2010-04-01/Accounts/{SID}/../AC1/Messages.json"),
+            format!("https://api.twilio.com/2010-04-01/Accounts/{SID}/%2E%2E/AC1/Messages.json"),
+            format!("https://api.twilio.com/2010-04-01/Accounts/{SID}"),
+        ];
+        for url in denied {
+            assert!(matches!(decide(&url), Decision::Deny { .. }), "{url} is denied");
+        }
+    }
+
+    #[test]
+    fn credentials_not_in_debug_output() {
+        let printed = format!("{:?}", policy());
+        let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{SID}:secret-token"));
+        assert!(!printed.contains("secret-token"), "the token is printed: {printed}");
+        assert!(!printed.contains(&encoded), "the Authorization value is printed: {printed}");
     }
 }

@@ -20,18 +20,18 @@ use crate::config::Limits;
 use crate::imports::NodeHost;
 use crate::outbound::{Denial, OutboundHooks, OutboundPolicy};
 
-/// How often the engine's epoch advances; the wall-clock limit is counted in these ticks.
+/// Interval at which the engine's epoch advances. The wall-clock limit is counted in these ticks.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
 
-/// Why a run did not produce a result.
+/// Reason a run did not produce a result.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     /// The node rejected its configuration or input.
     #[error("invalid node configuration: {}: {}", .0.field, .0.message)]
     Config(NodeError),
-    #[error("the plugin ran longer than the {0} ms limit and was stopped; raise limits.run_timeout_ms if the work is legitimate")]
+    #[error("the plugin ran longer than the {0} ms limit and was stopped. Raise limits.run_timeout_ms if the work is legitimate")]
     TimeLimit(u64),
-    #[error("the plugin exceeded its {0} MiB memory limit and was stopped; raise limits.memory_mib if the work is legitimate")]
+    #[error("the plugin exceeded its {0} MiB memory limit and was stopped. Raise limits.memory_mib if the work is legitimate")]
     MemoryLimit(u32),
     #[error("the plugin trapped: {0}")]
     Trap(String),
@@ -96,6 +96,9 @@ pub struct Runtime {
     policy: Arc<OutboundPolicy>,
     /// Hex SHA-256 of the component's bytes.
     pub component_hash: String,
+    /// One permit per pooled instance, so runs beyond `limits.concurrent_runs` wait their turn
+    /// instead of failing to instantiate.
+    permits: tokio::sync::Semaphore,
     ticker: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
@@ -111,7 +114,7 @@ impl Runtime {
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
         add_node_imports(&mut linker)?;
         let pre = FlowNodePre::new(linker.instantiate_pre(&component).map_err(anyhow::Error::from).context(
-            "the plugin imports something this host does not provide; build it against the smsnode:node WIT package",
+            "the plugin imports something this host does not provide. Build it against the smsnode:node WIT package",
         )?)
         .map_err(anyhow::Error::from)
         .context("the plugin does not export the smsnode:node/node interface")?;
@@ -123,6 +126,7 @@ impl Runtime {
             limits: limits.clone(),
             policy,
             component_hash,
+            permits: tokio::sync::Semaphore::new(limits.concurrent_runs as usize),
             ticker: Mutex::new(Some(ticker)),
         })
     }
@@ -173,6 +177,7 @@ impl Runtime {
             ) -> std::pin::Pin<Box<dyn Future<Output = wasmtime::Result<T>> + Send + 'a>>
             + Send,
     {
+        let _permit = self.permits.acquire().await.map_err(|error| RunError::Host(error.into()))?;
         let hooks = OutboundHooks::new(self.policy.clone());
         let denials = hooks.denials.clone();
         let max_bytes = self.limits.memory_mib as usize * 1024 * 1024;
@@ -192,8 +197,8 @@ impl Runtime {
         store.set_epoch_deadline(ticks);
         store.epoch_deadline_trap();
 
-        // The epoch deadline stops guest code; this timeout also covers time spent blocked in
-        // host calls such as an HTTP request or a sleep.
+        // The epoch deadline stops guest code, and this timeout also covers time spent blocked
+        // in host calls such as an HTTP request or a sleep.
         let limit = Duration::from_millis(self.limits.run_timeout_ms);
         let outcome = tokio::time::timeout(limit, async {
             let bindings = self.pre.instantiate_async(&mut store).await?;
@@ -283,8 +288,9 @@ fn load_component(engine: &Engine, wasm: &[u8], component_hash: &str, cache_dir:
     let path = cache_path(engine, component_hash, cache_dir);
     if path.exists() {
         // SAFETY: the file was written by `Component::serialize` of this same engine
-        // configuration (its name holds the engine's compatibility hash), in a cache folder
-        // this host owns. Wasmtime also checks the header and rejects a mismatched file.
+        // configuration (its name contains a hash of the engine's compatibility hash), in a
+        // cache folder this host owns. Wasmtime also checks the header and rejects a mismatched
+        // file.
         match unsafe { Component::deserialize_file(engine, &path) } {
             Ok(component) => return Ok(component),
             Err(error) => tracing::warn!(path = %path.display(), %error, "ignoring unusable compiled-code cache entry"),
@@ -315,7 +321,8 @@ fn store_compiled(component: &Component, path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// The default compiled-code cache folder: `$SMSNODE_CACHE_DIR`, else the user's cache folder.
+/// Returns the default compiled-code cache folder: `$SMSNODE_CACHE_DIR`, else the user's cache
+/// folder.
 pub fn default_cache_dir() -> Option<PathBuf> {
     if let Some(dir) = std::env::var_os("SMSNODE_CACHE_DIR") {
         return Some(PathBuf::from(dir));

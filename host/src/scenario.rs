@@ -12,7 +12,7 @@ use smsnode_sms::e164;
 
 use crate::store::Direction;
 
-/// Most scripted inbound media items per text; Twilio delivers at most 10 per MMS.
+/// Maximum number of scripted inbound media items per text. Twilio delivers at most 10 per MMS.
 const MAX_TEXT_MEDIA: usize = 10;
 
 #[derive(Debug, Deserialize)]
@@ -40,8 +40,8 @@ pub struct CallSpec {
     pub direction: Direction,
     #[serde(default)]
     pub variables: BTreeMap<String, String>,
-    /// When the caller hangs up, in milliseconds after the call starts; by default the call
-    /// ends after the last node.
+    /// Time at which the caller hangs up, in milliseconds after the call starts. By default the
+    /// call ends after the last node.
     pub end_after_ms: Option<u64>,
 }
 
@@ -91,7 +91,8 @@ struct MediaSpec {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SandboxSpec {
-    /// HTTP statuses the sandbox answers the first message requests with, such as 503.
+    /// HTTP statuses, such as 503, that the sandbox returns to the first message requests instead
+    /// of handling them.
     #[serde(default)]
     faults: Vec<u16>,
 }
@@ -101,7 +102,8 @@ struct SandboxSpec {
 pub struct CallerText {
     pub after: Duration,
     pub body: String,
-    /// The number texted; by default the number the call's last SMS came from, else the agent.
+    /// The number texted. By default it is the number the call's last SMS came from, else the
+    /// agent number.
     pub to: Option<String>,
     pub media: Vec<(String, Vec<u8>)>,
 }
@@ -130,7 +132,7 @@ impl Scenario {
             e164::validate(number).map_err(|error| anyhow::anyhow!("{field}: {error}"))?;
         }
         if file.nodes.is_empty() {
-            bail!("nodes: the scenario runs no node; add a [[nodes]] table with the node's config");
+            bail!("nodes: the scenario runs no node. Add a [[nodes]] table with the node's config");
         }
 
         let nodes = file
@@ -163,14 +165,14 @@ fn caller_text(index: usize, text: &TextSpec, base: &Path) -> Result<CallerText>
         bail!("{field}: a text needs a body or media");
     }
     if text.media.len() > MAX_TEXT_MEDIA {
-        bail!("{field}.media: {} items given; an MMS carries at most {MAX_TEXT_MEDIA}", text.media.len());
+        bail!("{field}.media: {} items given, but an MMS carries at most {MAX_TEXT_MEDIA}", text.media.len());
     }
 
     let mut media = Vec::new();
     for (media_index, item) in text.media.iter().enumerate() {
         let path = base.join(&item.file);
         let bytes = std::fs::read(&path)
-            .with_context(|| format!("{field}.media[{media_index}].file: cannot read {}; the path is relative to the scenario file", path.display()))?;
+            .with_context(|| format!("{field}.media[{media_index}].file: cannot read {}. The path is relative to the scenario file", path.display()))?;
         if !item.content_type.contains('/') {
             bail!("{field}.media[{media_index}].content_type: `{}` is not a media type such as image/jpeg", item.content_type);
         }

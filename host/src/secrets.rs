@@ -19,13 +19,13 @@ impl Secret {
                 bail!("{field}: set auth_token_env or auth_token_file, not both")
             }
             (None, None) => bail!(
-                "{field}: the Auth Token is missing; set auth_token_env to the name of an environment \
-                 variable that holds it, or auth_token_file to a file that holds it"
+                "{field}: the Auth Token is missing. Set auth_token_env to the name of an environment \
+                 variable that contains it, or auth_token_file to a file that contains it"
             ),
             (Some(variable), None) => match std::env::var(variable) {
                 Ok(value) => value,
                 Err(_) => bail!(
-                    "{field}.auth_token_env: the environment variable {variable} is not set; export it \
+                    "{field}.auth_token_env: the environment variable {variable} is not set. Export it \
                      with the account's Auth Token"
                 ),
             },
@@ -40,19 +40,24 @@ impl Secret {
 
         let value = value.trim().to_string();
         if value.is_empty() {
-            bail!("{field}: the Auth Token is empty; put the account's Auth Token there");
+            bail!("{field}: the Auth Token is empty. Put the account's Auth Token there");
         }
         Ok(Secret(value))
     }
 
-    /// A fresh random secret, for accounts of the embedded sandbox.
+    /// Wraps a value derived from secrets, such as an `Authorization` header value.
+    pub(crate) fn new(value: String) -> Secret {
+        Secret(value)
+    }
+
+    /// Generates a random secret for accounts of the embedded sandbox.
     pub fn random() -> Secret {
         let mut bytes = [0u8; 16];
         rand::rng().fill_bytes(&mut bytes);
         Secret(hex::encode(bytes))
     }
 
-    /// The secret itself; callers must not log or return it.
+    /// Returns the secret itself. Callers must not log or return it.
     pub fn expose(&self) -> &str {
         &self.0
     }

@@ -19,7 +19,7 @@ use crate::runtime::RunError;
 use crate::store::{CallRecord, Direction, now};
 use crate::{media, webhooks};
 
-/// Largest request body the service reads; Twilio's webhooks are a few kilobytes.
+/// Maximum request body the service reads, in bytes. Twilio's webhooks are a few kilobytes.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// Builds the service's routes.
@@ -113,13 +113,16 @@ fn inbound() -> Direction {
 }
 
 async fn start_call(State(app): State<Arc<App>>, body: Result<axum::Json<StartCall>, axum::extract::rejection::JsonRejection>) -> Result<Response, ApiError> {
-    let axum::Json(request) = body.map_err(|rejection| ApiError::invalid("body", format!("{rejection}; see the calls API in the README")))?;
+    let axum::Json(request) = body.map_err(|rejection| ApiError::invalid("body", format!("{rejection}. See the calls API in the README")))?;
     let call = call_record(&app, request)?;
-    app.start_call(&call).map_err(|error| ApiError::new(StatusCode::CONFLICT, format!("{error:#}")))?;
+    if app.store.call(&call.call_id)?.is_some_and(|existing| existing.active) {
+        return Err(ApiError::new(StatusCode::CONFLICT, format!("call {} is already active. End it first or use a new call id", call.call_id)));
+    }
+    app.start_call(&call)?;
     Ok((StatusCode::CREATED, axum::Json(call)).into_response())
 }
 
-/// Checks a start request and builds the call; the agent number must be configured.
+/// Checks a start request and builds the call. The agent number must be configured.
 pub fn call_record(app: &App, request: StartCall) -> Result<CallRecord, ApiError> {
     for (field, number) in [("caller", &request.caller), ("agent_number", &request.agent_number)] {
         smsnode_sms::e164::validate(number).map_err(|error| ApiError::invalid(field, error.to_string()))?;
@@ -127,7 +130,7 @@ pub fn call_record(app: &App, request: StartCall) -> Result<CallRecord, ApiError
     let Some(agent) = app.config.numbers.get(&request.agent_number) else {
         return Err(ApiError::invalid(
             "agent_number",
-            format!("{} is not in the host's [[numbers]]; add it to the configuration", request.agent_number),
+            format!("{} is not in the host's [[numbers]]. Add it to the configuration", request.agent_number),
         ));
     };
     let call_id = request.call_id.unwrap_or_else(|| format!("CA{}", hex::encode(rand::random::<[u8; 16]>())));
@@ -232,9 +235,9 @@ async fn run_node(
     Path(call_id): Path<String>,
     body: Result<axum::Json<RunNode>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, ApiError> {
-    let axum::Json(request) = body.map_err(|rejection| ApiError::invalid("body", format!("{rejection}; send {{\"config\": {{...}}, \"input\": {{...}}}}")))?;
+    let axum::Json(request) = body.map_err(|rejection| ApiError::invalid("body", format!("{rejection}. Send {{\"config\": {{...}}, \"input\": {{...}}}}")))?;
     if app.store.call(&call_id)?.is_none() {
-        return Err(ApiError::new(StatusCode::NOT_FOUND, format!("call {call_id} not found; start it with POST /calls")));
+        return Err(ApiError::new(StatusCode::NOT_FOUND, format!("call {call_id} not found. Start it with POST /calls")));
     }
     let input = if request.input.is_null() { json!({}) } else { request.input };
     match app.run_node(&call_id, &request.config, &input).await {

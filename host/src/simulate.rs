@@ -18,12 +18,12 @@ use crate::service::{self, StartCall};
 use crate::store::{CallEvent, Store};
 use crate::transcript::Transcript;
 
-/// Longest a scenario may run before it is stopped, whatever its nodes wait for.
+/// Maximum time a scenario may run before it is stopped, whatever its nodes wait for.
 const SCENARIO_LIMIT: Duration = Duration::from_secs(600);
-/// How long the call stays up after its last node for delivery statuses to arrive.
+/// Maximum time the call stays up after its last node so that delivery statuses can arrive.
 const STATUS_GRACE: Duration = Duration::from_secs(2);
 
-/// What a scenario run produced.
+/// Result of a scenario run: the call's id, node runs and events, and the sandbox's record.
 #[derive(Debug)]
 pub struct ScenarioReport {
     pub call_id: String,
@@ -139,7 +139,18 @@ async fn finish_run(app: &App, mut run: NodeRun, events: &mut broadcast::Receive
                 }
             }
             Ok(_) => {}
-            Err(broadcast::error::RecvError::Lagged(skipped)) => tracing::warn!(skipped, "transcript skipped events"),
+            Err(broadcast::error::RecvError::Lagged(skipped)) => {
+                tracing::warn!(skipped, "transcript skipped events");
+                // The skipped events may include this run's transition, which the store has.
+                if let Some(record) = app.store.run(&run.run_id)?
+                    && matches!(record.status.as_str(), "done" | "error")
+                {
+                    run.status = record.status;
+                    run.transition = record.transition;
+                    run.output = record.output;
+                    return Ok(run);
+                }
+            }
             Err(broadcast::error::RecvError::Closed) => bail!("the host stopped while the node ran"),
         }
     }
@@ -168,10 +179,10 @@ fn drain(call_id: &str, events: &mut broadcast::Receiver<CallEvent>, transcript:
     }
 }
 
-/// Has the sandbox text the agent, as the caller, after the text's delay.
+/// Schedules the sandbox to text the agent as the caller, after the text's delay.
 fn schedule_text(app: Arc<App>, sandbox: Option<&Sandbox>, call_id: &str, text: CallerText) -> Result<()> {
     let Some(sandbox) = sandbox else {
-        bail!("caller.texts needs a sandbox account: real providers cannot be scripted");
+        bail!("caller.texts needs a sandbox account, because real providers cannot be scripted");
     };
     let inbox = sandbox.inbox();
     let call_id = call_id.to_string();
@@ -182,7 +193,7 @@ fn schedule_text(app: Arc<App>, sandbox: Option<&Sandbox>, call_id: &str, text: 
         };
         let to = text.to.clone().unwrap_or_else(|| last_sender(&app, &call_id).unwrap_or(call.agent_number.clone()));
         let Some(account) = app.config.numbers.get(&to).and_then(|number| app.config.accounts.get(&number.account)) else {
-            tracing::warn!(to, "the caller texts a number the host does not have; text dropped");
+            tracing::warn!(to, "caller text dropped because its number is not configured on this host");
             return;
         };
         inbox.script_inbound(InboundScript {
@@ -197,7 +208,7 @@ fn schedule_text(app: Arc<App>, sandbox: Option<&Sandbox>, call_id: &str, text: 
     Ok(())
 }
 
-/// The number the call's most recent SMS went out from.
+/// Returns the number that the call's most recent SMS went out from.
 fn last_sender(app: &App, call_id: &str) -> Option<String> {
     let events = app.store.events(call_id, 0).ok()?;
     events.iter().rev().find(|event| event.kind == "sms.sent").and_then(|event| event.data["from"].as_str().map(str::to_string))

@@ -10,13 +10,13 @@ use serde_json::{Value, json};
 use crate::sandbox::RecordedRequest;
 use crate::store::{CallEvent, CallRecord};
 
-/// Longest body shown in a readable line.
+/// Maximum number of body characters shown in a readable line.
 const BODY_PREVIEW_CHARS: usize = 120;
 
 pub struct Transcript {
     json: bool,
     out: Box<dyn Write + Send>,
-    /// When the call started; event times are shown relative to it.
+    /// Start time of the call. Event times are shown relative to it.
     call_start: Option<SystemTime>,
 }
 
@@ -45,7 +45,7 @@ impl Transcript {
         }
     }
 
-    /// The time of an event since the call started, from the event's own timestamp.
+    /// Returns the time of an event since the call started, from the event's own timestamp.
     fn since_start(&self, event: &CallEvent, fallback: Duration) -> Duration {
         let at = humantime::parse_rfc3339(&event.at).ok();
         match (self.call_start, at) {

@@ -1,6 +1,7 @@
 //! Twilio's webhooks: inbound messages and delivery status callbacks. Each request is checked
-//! (size, shape, `X-Twilio-Signature` against the configured public URL), stored, and answered
-//! at once; processing happens after, from the store, so an accepted message survives a stop.
+//! (size, shape, `X-Twilio-Signature` against the configured public URL), stored, and
+//! acknowledged at once. Processing happens later, from the store, so an accepted message
+//! survives a stop.
 
 use std::sync::Arc;
 
@@ -13,7 +14,7 @@ use smsnode_sms::twilio::{self, signature};
 
 use crate::app::App;
 
-/// The empty TwiML answer: accepted, nothing to send back.
+/// Empty TwiML response: the webhook was accepted and there is nothing to send back.
 const EMPTY_TWIML: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response></Response>";
 
 /// `POST /webhooks/twilio/sms`: an inbound SMS or MMS.
@@ -61,9 +62,9 @@ fn accept(app: &App, kind: &str, key: &str, params: &[(String, String)]) -> Resu
             Ok(())
         }
         Err(error) => {
-            // Not stored: answer 500 so Twilio retries it.
+            // Not stored, so respond with 500 to make Twilio retry it.
             tracing::error!(kind, key, error = %format!("{error:#}"), "storing a webhook failed");
-            Err((StatusCode::INTERNAL_SERVER_ERROR, "could not store the webhook; retry").into_response())
+            Err((StatusCode::INTERNAL_SERVER_ERROR, "could not store the webhook. Retry later").into_response())
         }
     }
 }
@@ -79,7 +80,7 @@ fn verified_params(
 ) -> Result<Vec<(String, String)>, Response> {
     let Some(public_url) = app.config.service.public_url.as_deref() else {
         tracing::error!("webhook received, but service.public_url is not set");
-        return Err((StatusCode::SERVICE_UNAVAILABLE, "service.public_url is not set; webhooks cannot be verified").into_response());
+        return Err((StatusCode::SERVICE_UNAVAILABLE, "service.public_url is not set, so webhooks cannot be verified").into_response());
     };
     let path_and_query = uri.path_and_query().map(|value| value.as_str()).unwrap_or(uri.path());
     let url = format!("{public_url}{path_and_query}");
@@ -91,7 +92,7 @@ fn verified_params(
     } else if content_type.starts_with("application/x-www-form-urlencoded") {
         twilio::parse_form(body)
     } else {
-        return Err(reject(StatusCode::BAD_REQUEST, &format!("unsupported Content-Type `{content_type}`; Twilio posts application/x-www-form-urlencoded")));
+        return Err(reject(StatusCode::BAD_REQUEST, &format!("unsupported Content-Type `{content_type}`. Twilio posts application/x-www-form-urlencoded")));
     };
 
     let Some(signature_header) = headers.get("x-twilio-signature").and_then(|value| value.to_str().ok()) else {
@@ -99,7 +100,7 @@ fn verified_params(
     };
     let account_sid = param(&params, "AccountSid");
     let Some(account) = app.config.accounts.values().find(|account| account.account_sid == account_sid) else {
-        return Err(reject(StatusCode::FORBIDDEN, "AccountSid names no configured account"));
+        return Err(reject(StatusCode::FORBIDDEN, "AccountSid matches no configured account"));
     };
     let token = account.auth_token.expose();
     let valid = if is_json {
@@ -135,7 +136,7 @@ fn param<'a>(params: &'a [(String, String)], name: &str) -> &'a str {
     params.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str()).unwrap_or("")
 }
 
-/// TwiML that replies with one message.
+/// Builds TwiML that replies with one message.
 fn message_twiml(text: &str) -> String {
     let escaped = text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
     format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Message>{escaped}</Message></Response>")

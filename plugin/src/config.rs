@@ -9,15 +9,15 @@ use smsnode_sms::{e164, template};
 
 use crate::bindings::smsnode::node::types::NodeError;
 
-/// Most media items one MMS may carry (Twilio's limit for `MediaUrl`).
+/// Maximum number of media items one MMS may carry (Twilio's limit for `MediaUrl`).
 pub const MAX_MEDIA_URLS: usize = 10;
-/// Seconds a reply is awaited when the configuration names no timeout.
+/// Seconds a reply is awaited when the configuration sets no timeout.
 pub const DEFAULT_TIMEOUT_SECONDS: u64 = 300;
-/// Longest reply wait a configuration may ask for: one day.
+/// Maximum reply wait a configuration may request, in seconds: one day.
 pub const MAX_TIMEOUT_SECONDS: u64 = 86_400;
-/// Retries of a transient send failure when the configuration names none.
+/// Retries of a transient send failure when the configuration sets none.
 pub const DEFAULT_MAX_RETRIES: u32 = 3;
-/// Most retries a configuration may ask for.
+/// Maximum retries a configuration may request.
 pub const MAX_RETRIES: u32 = 5;
 
 /// The SMS node's configuration, as a flow builder writes it.
@@ -31,24 +31,24 @@ pub struct Config {
     #[serde(default)]
     pub body: Option<String>,
 
-    /// https URLs of media to attach, at most 10; any media makes the message an MMS.
+    /// https URLs of media to attach, at most 10. Any media makes the message an MMS.
     #[serde(default)]
     pub media_urls: Vec<String>,
 
-    /// The recipient: an E.164 number or a `{{variable}}` that holds one. Defaults to the
+    /// The recipient: an E.164 number or a `{{variable}}` that contains one. Defaults to the
     /// caller.
     #[serde(default)]
     pub to: Option<String>,
 
-    /// Which number the message is sent from.
+    /// Number the message is sent from.
     #[serde(default)]
     pub sender: Sender,
 
-    /// What a placeholder with no value does.
+    /// Handling of a placeholder with no value.
     #[serde(default)]
     pub missing_variable: MissingVariable,
 
-    /// Whether the node sends, sends and then awaits a reply, or only awaits a message.
+    /// Node behaviour: send, send and then await a reply, or only await a message.
     #[serde(default)]
     pub mode: Mode,
 
@@ -57,13 +57,13 @@ pub struct Config {
     #[serde(default)]
     pub timeout_seconds: Option<u64>,
 
-    /// Retries of a send that the provider answered with 429 or 5xx, or that could not
-    /// connect: 3 when unset, at most 5.
+    /// Retries of a send that failed with a 429 or 5xx response from the provider, or that
+    /// could not connect: 3 when unset, at most 5.
     #[serde(default)]
     pub max_retries: Option<u32>,
 }
 
-/// Which number a message is sent from.
+/// Number a message is sent from.
 #[derive(Debug, Default, Clone, Deserialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Sender {
@@ -71,7 +71,7 @@ pub enum Sender {
     /// profile, brand, campaign) is approved.
     #[default]
     PlatformNumber,
-    /// A number of the customer's own Twilio account. The host holds the account's Account SID
+    /// A number of the customer's own Twilio account. The host stores the account's Account SID
     /// and Auth Token under the account name.
     TwilioNumber {
         /// The host's name for the provider account.
@@ -79,12 +79,12 @@ pub enum Sender {
         /// The sending number, in E.164.
         number: String,
     },
-    /// A number of the host's SMS-approved pool, picked once per call: every message of the
-    /// call goes out from it. Only while the call is active.
+    /// A number of the host's SMS-approved pool, picked once per call, so every message of the
+    /// call goes out from it. Allowed only while the call is active.
     Pool,
 }
 
-/// What a template placeholder with no value does.
+/// Handling of a template placeholder with no value.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum MissingVariable {
@@ -95,7 +95,7 @@ pub enum MissingVariable {
     Empty,
 }
 
-/// What the node does.
+/// Node behaviour and the transitions each mode can take.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Mode {
@@ -105,13 +105,13 @@ pub enum Mode {
     /// Send the message, then await the recipient's reply: `reply`, `timeout`,
     /// `delivery_failed`, `call_ended` or `failed`.
     SendAndWait,
-    /// Send nothing; await the caller's next message in this call: `reply`, `timeout` or
+    /// Send nothing and await the caller's next message in this call: `reply`, `timeout` or
     /// `call_ended`.
     Wait,
 }
 
 impl Config {
-    /// The reply timeout in milliseconds.
+    /// Returns the reply timeout in milliseconds.
     pub fn timeout_ms(&self) -> u64 {
         self.timeout_seconds.unwrap_or(DEFAULT_TIMEOUT_SECONDS) * 1000
     }
@@ -139,7 +139,7 @@ pub fn parse(json: &str) -> Result<Config, NodeError> {
         let path = err.path().to_string();
         node_error(
             if path == "." { "config" } else { &path },
-            format!("{}; see the configuration schema from `describe`", err.inner()),
+            format!("{}. See the configuration schema from `describe`", err.inner()),
         )
     })?;
     check(&config)?;
@@ -158,7 +158,7 @@ fn check(config: &Config) -> Result<(), NodeError> {
         return Err(node_error(
             "media_urls",
             format!(
-                "{} media URLs given, but one MMS carries at most {MAX_MEDIA_URLS}; remove some",
+                "{} media URLs given, but one MMS carries at most {MAX_MEDIA_URLS}. Remove some",
                 config.media_urls.len()
             ),
         ));
@@ -171,7 +171,7 @@ fn check(config: &Config) -> Result<(), NodeError> {
         if account.trim().is_empty() {
             return Err(node_error(
                 "sender.account",
-                "the account name is empty; name an account from the host configuration".into(),
+                "the account name is empty. Name an account from the host configuration".into(),
             ));
         }
         e164::validate(number).map_err(|err| node_error("sender.number", err.to_string()))?;
@@ -182,7 +182,7 @@ fn check(config: &Config) -> Result<(), NodeError> {
     {
         return Err(node_error(
             "timeout_seconds",
-            format!("{seconds} is out of range; use 1 to {MAX_TIMEOUT_SECONDS} seconds"),
+            format!("{seconds} is out of range. Use 1 to {MAX_TIMEOUT_SECONDS} seconds"),
         ));
     }
     if let Some(retries) = config.max_retries
@@ -190,7 +190,7 @@ fn check(config: &Config) -> Result<(), NodeError> {
     {
         return Err(node_error(
             "max_retries",
-            format!("{retries} is too many; use 0 to {MAX_RETRIES}"),
+            format!("{retries} is too many. Use 0 to {MAX_RETRIES}"),
         ));
     }
     Ok(())
@@ -208,11 +208,11 @@ fn check_recipient(to: &str, field: &str) -> Result<(), NodeError> {
 /// Checks one media URL: https, with a host.
 pub fn check_media_url(url: &str) -> Result<(), String> {
     let Some(rest) = url.strip_prefix("https://") else {
-        return Err(format!("`{url}` is not an https URL; media must be served over https"));
+        return Err(format!("`{url}` is not an https URL. Media must be served over https"));
     };
     let host = rest.split(['/', '?', '#']).next().unwrap_or("");
     if host.is_empty() || url.chars().any(char::is_whitespace) {
-        return Err(format!("`{url}` is not a valid URL; write it as https://host/path"));
+        return Err(format!("`{url}` is not a valid URL. Write it as https://host/path"));
     }
     Ok(())
 }

@@ -7,11 +7,11 @@ use crate::config::Config;
 
 pub const NODE_TYPE: &str = "smsnode.sms";
 
-/// The transitions the node can take, with what each means for the flow.
+/// Transitions the node can take, with the meaning of each for the flow.
 const TRANSITIONS: &[(&str, &str)] = &[
     ("sent", "The provider accepted the message. Output: message_sid, status, from, to, encoding, segments, units."),
     ("failed", "Nothing was sent, or the provider rejected the message. Output: reason, message, and error_code where the provider gave one."),
-    ("reply", "The recipient answered. Output: body, from, to, message_sid, media."),
+    ("reply", "The recipient replied. Output: body, from, to, message_sid, media."),
     ("timeout", "No reply came within timeout_seconds."),
     ("delivery_failed", "The sent message's status became undelivered or failed. Output: message_sid, status, error_code."),
     ("call_ended", "The call ended while the node awaited a reply."),
@@ -39,7 +39,8 @@ pub fn descriptor() -> Descriptor {
     }
 }
 
-/// The function an LLM agent calls to text the caller during the call.
+/// Builds the tool definition: the function an LLM agent calls to text the caller during the
+/// call.
 fn tool_definition() -> ToolDefinition {
     let parameters = json!({
         "type": "object",

@@ -31,7 +31,7 @@ impl Failure {
         self
     }
 
-    /// The output variables of the `failed` transition.
+    /// Builds the output variables of the `failed` transition.
     pub fn output(&self) -> Value {
         let mut output = self.details.clone();
         output.insert("reason".into(), json!(self.reason));

@@ -7,7 +7,7 @@ use crate::bindings::wasi::http::types::{
 };
 use crate::bindings::wasi::io::streams::StreamError;
 
-/// Largest response body read back; provider answers are a few kilobytes.
+/// Maximum response body read back, in bytes. Provider responses are a few kilobytes.
 const MAX_RESPONSE_BYTES: usize = 1 << 20;
 /// Size of one write into the request body stream.
 const WRITE_CHUNK_BYTES: usize = 4096;
@@ -17,7 +17,7 @@ pub struct Response {
     pub body: Vec<u8>,
 }
 
-/// Why a request got no response.
+/// Reason a request got no response.
 #[derive(Debug)]
 pub enum HttpError {
     /// The host did not let the request leave.
@@ -75,7 +75,7 @@ pub fn post_form(base: &str, path: &str, body: &[u8]) -> Result<Response, HttpEr
     Ok(Response { status, body })
 }
 
-/// Writes the request body. A write error means the host dropped the request; the response
+/// Writes the request body. A write error means the host dropped the request, and the response
 /// future then reports why.
 fn write_body(outgoing_body: OutgoingBody, body: &[u8]) {
     if let Ok(stream) = outgoing_body.write() {
@@ -114,7 +114,7 @@ fn read_body(incoming: IncomingBody) -> Result<Vec<u8>, HttpError> {
 }
 
 fn split_base(base: &str) -> Result<(Scheme, &str), HttpError> {
-    let invalid = || HttpError::Failed(format!("invalid API base `{base}`; expected scheme://host[:port]"));
+    let invalid = || HttpError::Failed(format!("invalid API base `{base}`. Write it as scheme://host[:port]"));
     let (scheme, authority) = base.split_once("://").ok_or_else(invalid)?;
     let scheme = match scheme {
         "https" => Scheme::Https,

@@ -1,6 +1,6 @@
 //! The SMS node: sends an SMS or MMS during a call, waits for the caller's reply, and reports
-//! the transition it took. Built as a flow-node component for wasm32-wasip2; the SMS rules it
-//! applies live in the `smsnode-sms` crate.
+//! the transition it took. It is built as a flow-node component for wasm32-wasip2, and the SMS
+//! rules it applies live in the `smsnode-sms` crate.
 
 mod bindings {
     wit_bindgen::generate!({

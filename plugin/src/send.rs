@@ -18,7 +18,7 @@ use crate::http::{self, HttpError};
 use crate::host;
 use crate::sender::{self, ChosenSender};
 
-/// Longest body one message may carry, in characters (Twilio's limit for `Body`).
+/// Maximum body length of one message, in characters (Twilio's limit for `Body`).
 pub const MAX_BODY_CHARS: usize = 1600;
 /// Twilio's error code for a recipient who replied STOP to the sender.
 const OPTED_OUT_ERROR_CODE: u32 = 21610;
@@ -60,12 +60,12 @@ pub fn run(config: &Config, input: &Input) -> Result<Outcome, NodeError> {
 }
 
 /// Sends the configured message and records the result in the call's conversation. The outer
-/// error is a configuration problem; the inner one a reason to take `failed`.
+/// error is a configuration problem, and the inner one is a reason to take `failed`.
 pub fn send(config: &Config, input: &Input) -> Result<Result<Sent, Failure>, NodeError> {
     if config.body.is_none() && input.message.is_none() && config.media_urls.is_empty() {
         return Err(node_error(
             "body",
-            "no message text: set `body`, pass a `message` input or add media_urls".into(),
+            "no message text. Set `body`, pass a `message` input or add media_urls".into(),
         ));
     }
 
@@ -97,7 +97,7 @@ fn send_in_call(config: &Config, input: &Input, call: &CallInfo) -> Result<Sent,
         return Err(Failure::new(
             "opted_out",
             format!(
-                "{to} opted out of messages from {} by replying STOP; they must text START before you can message them again",
+                "{to} opted out of messages from {} by replying STOP. They must text START before you can message them again",
                 chosen.number
             ),
         )
@@ -130,7 +130,7 @@ fn send_in_call(config: &Config, input: &Input, call: &CallInfo) -> Result<Sent,
     Ok(sent)
 }
 
-/// The text to send: the tool call's message, or the configured template filled in.
+/// Returns the text to send: the tool call's message, or the configured template filled in.
 fn message_body(config: &Config, input: &Input, call: &CallInfo) -> Result<String, Failure> {
     if let Some(message) = &input.message {
         return Ok(message.clone());
@@ -139,7 +139,8 @@ fn message_body(config: &Config, input: &Input, call: &CallInfo) -> Result<Strin
     render(template, config.missing_variable, input, call)
 }
 
-/// The recipient: the input's, the configured one (a number or a template), or the caller.
+/// Resolves and checks the recipient: the input's, the configured one (a number or a
+/// template), or the caller.
 fn recipient(config: &Config, input: &Input, call: &CallInfo) -> Result<String, Failure> {
     let configured = input.to.as_deref().or(config.to.as_deref());
     let to = match configured {
@@ -190,7 +191,7 @@ fn check_body(body: &str, media_count: usize) -> Result<(), Failure> {
     if chars > MAX_BODY_CHARS {
         return Err(Failure::new(
             "body_too_long",
-            format!("the message has {chars} characters; shorten it to at most {MAX_BODY_CHARS}"),
+            format!("the message has {chars} characters. Shorten it to at most {MAX_BODY_CHARS}"),
         )
         .with("characters", chars));
     }
@@ -214,7 +215,7 @@ fn post_message(
         return Err(Failure::new(
             "account_unknown",
             format!(
-                "the number {} names account `{}`, which the host does not have; add it under [accounts]",
+                "the number {} names account `{}`, which is not configured on the host. Add it under [accounts]",
                 chosen.number, chosen.account
             ),
         ));
@@ -287,7 +288,7 @@ fn interpret_response(
         Err(_) => Err(Failure::new(
             "provider_error",
             format!(
-                "the provider answered HTTP {} without an error body: {}",
+                "the provider responded with HTTP {} without an error body: {}",
                 response.status,
                 String::from_utf8_lossy(&response.body).chars().take(200).collect::<String>()
             ),
@@ -296,7 +297,7 @@ fn interpret_response(
     }
 }
 
-/// A uniform random number in [0, 1) for backoff jitter.
+/// Returns a uniform random number in [0, 1) for backoff jitter.
 fn jitter() -> f64 {
     (random::get_random_u64() >> 11) as f64 / (1u64 << 53) as f64
 }

@@ -20,7 +20,7 @@ const POOL_CURSOR_KEY: &str = "pool.cursor";
 pub struct ChosenSender {
     pub number: String,
     pub account: String,
-    /// How the number was chosen: `platform_number`, `twilio_number` or `pool`.
+    /// Kind of sender choice: `platform_number`, `twilio_number` or `pool`.
     pub kind: &'static str,
 }
 
@@ -35,7 +35,8 @@ pub fn choose(sender: &Sender, call: &CallInfo, needs_mms: bool) -> Result<Chose
     Ok(ChosenSender { number: info.number, account: info.account, kind })
 }
 
-/// The agent's number, when the platform runs it and its A2P campaign is approved.
+/// Returns the agent's number when the platform runs it and its A2P 10DLC registration is
+/// approved.
 fn platform_number(call: &CallInfo) -> Result<NumberInfo, Failure> {
     let number = &call.agent_number;
     let info = lookup(number)?;
@@ -43,8 +44,8 @@ fn platform_number(call: &CallInfo) -> Result<NumberInfo, Failure> {
         return Err(Failure::new(
             "sender_not_platform_number",
             format!(
-                "the agent number {number} is a custom-telephony number, not a platform number; \
-                 use sender type `twilio_number` with its account, or `pool`"
+                "the agent number {number} is a custom-telephony number, not a platform number. \
+                 Use sender type `twilio_number` with its account, or `pool`"
             ),
         )
         .with("from", number.as_str()));
@@ -55,8 +56,8 @@ fn platform_number(call: &CallInfo) -> Result<NumberInfo, Failure> {
         return Err(Failure::new(
             "a2p_registration_incomplete",
             format!(
-                "the platform number {number} cannot send SMS yet: its A2P 10DLC {} is {}; \
-                 the business profile, brand and campaign must all be approved",
+                "the platform number {number} cannot send SMS yet because its A2P 10DLC {} is {}. \
+                 The business profile, brand and campaign must all be approved",
                 step.step.as_str(),
                 step.status.as_str(),
             ),
@@ -68,15 +69,16 @@ fn platform_number(call: &CallInfo) -> Result<NumberInfo, Failure> {
     Ok(info)
 }
 
-/// A number of the customer's own account, which must belong to the named account.
+/// Looks up a number of the customer's own account and checks that it belongs to the named
+/// account.
 fn own_number(account: &str, number: &str) -> Result<NumberInfo, Failure> {
     let info = lookup(number)?;
     if info.account != account {
         return Err(Failure::new(
             "sender_account_mismatch",
             format!(
-                "the number {number} belongs to account `{}`, not `{account}`; \
-                 set sender.account to `{}` or pick a number of `{account}`",
+                "the number {number} belongs to account `{}`, not `{account}`. \
+                 Set sender.account to `{}` or pick a number of `{account}`",
                 info.account, info.account
             ),
         )
@@ -85,14 +87,14 @@ fn own_number(account: &str, number: &str) -> Result<NumberInfo, Failure> {
     Ok(info)
 }
 
-/// The call's pool number: the one already chosen for the call, or the next in turn.
+/// Returns the call's pool number: the one already chosen for the call, or the next in turn.
 fn pool_number(call: &CallInfo) -> Result<NumberInfo, Failure> {
     if !call.active {
         return Err(Failure::new(
             "call_not_active",
             format!(
-                "pool numbers send only during a call, and call {} has ended; \
-                 use sender type `platform_number` or `twilio_number` after a call",
+                "pool numbers send only during a call, and call {} has ended. \
+                 Use sender type `platform_number` or `twilio_number` after a call",
                 call.call_id
             ),
         ));
@@ -102,7 +104,7 @@ fn pool_number(call: &CallInfo) -> Result<NumberInfo, Failure> {
     let Some(number) = pick_pool_sender(&mut HostPoolState, &pool) else {
         return Err(Failure::new(
             "pool_empty",
-            "the host's SMS-approved pool has no numbers; add numbers to `pool` in the host configuration",
+            "the host's SMS-approved pool has no numbers. Add numbers to `pool` in the host configuration",
         ));
     };
     lookup(&number)
@@ -130,8 +132,8 @@ fn lookup(number: &str) -> Result<NumberInfo, Failure> {
         Failure::new(
             "sender_unknown",
             format!(
-                "the number {number} is not in the host's number registry; \
-                 add it under [[numbers]] in the host configuration"
+                "the number {number} is not in the host's number registry. \
+                 Add it under [[numbers]] in the host configuration"
             ),
         )
         .with("from", number)
@@ -143,7 +145,7 @@ fn check_capability(info: &NumberInfo, needs_mms: bool) -> Result<(), Failure> {
         return Err(Failure::new(
             "sender_not_mms_capable",
             format!(
-                "the number {} cannot send MMS; remove media_urls or send from an MMS-capable number",
+                "the number {} cannot send MMS. Remove media_urls or send from an MMS-capable number",
                 info.number
             ),
         )
@@ -152,7 +154,7 @@ fn check_capability(info: &NumberInfo, needs_mms: bool) -> Result<(), Failure> {
     if !info.sms {
         return Err(Failure::new(
             "sender_not_sms_capable",
-            format!("the number {} cannot send SMS; send from an SMS-capable number", info.number),
+            format!("the number {} cannot send SMS. Send from an SMS-capable number", info.number),
         )
         .with("from", info.number.as_str()));
     }

@@ -1,6 +1,6 @@
-//! Awaiting a reply: the node asks the host to resume it on the recipient's next message, on a
-//! delivery failure of the sent message, on the timeout or when the call ends. The host keeps
-//! the wait; no instance lives meanwhile.
+//! Awaiting a reply: the node requests that the host resume it on the recipient's next message,
+//! on a delivery failure of the sent message, on the timeout or when the call ends. The host
+//! stores the wait, so no instance lives meanwhile.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -19,7 +19,7 @@ use crate::send;
 /// Delivery statuses after which no reply can be expected (Twilio's final failure statuses).
 const FAILED_STATUSES: &[&str] = &["undelivered", "failed"];
 
-/// What the node keeps while it waits.
+/// State the node keeps while it waits.
 #[derive(Debug, Serialize, Deserialize)]
 struct WaitState {
     /// The number a reply comes from.
@@ -30,7 +30,7 @@ struct WaitState {
     sent_sid: Option<String>,
     /// The `sent` output, kept for the final transition's output.
     sent: Option<serde_json::Value>,
-    /// When the wait times out, in milliseconds since the Unix epoch.
+    /// Deadline of the wait, in milliseconds since the Unix epoch.
     deadline_ms: u64,
 }
 
@@ -84,7 +84,8 @@ pub fn resume(_config: &Config, state: &str, event: ResumeEvent) -> Result<RunRe
         ResumeEvent::Message(message) => reply(&state, message),
         ResumeEvent::MessageStatus(update) => {
             if !FAILED_STATUSES.contains(&update.status.as_str()) {
-                // Delivered: only a reply or the timeout can end the wait now.
+                // Not a failure status, so only a reply, the timeout or the end of the call can
+                // end the wait now.
                 let mut state = state;
                 state.sent_sid = None;
                 return Ok(wait_for(state));

@@ -23,7 +23,7 @@ fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
-/// The JSON lines of `run --json`.
+/// Parses the JSON lines of `run --json`.
 fn json_lines(output: &Output) -> Vec<Value> {
     stdout(output).lines().map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}"))).collect()
 }
@@ -92,7 +92,8 @@ fn opted_out_example_fails() {
     assert_eq!(transition["transition"], "failed");
 }
 
-/// Runs an example scenario with `--json` and returns its transitions in order.
+/// Runs an example scenario with `--json` and returns its transitions in order, with every
+/// JSON line.
 fn example_transitions(name: &str) -> (Vec<String>, Vec<Value>) {
     let scenario = workspace().join(format!("examples/{name}/scenario.toml"));
     let output = smsnode(&["run", "--json", scenario.to_str().unwrap()]);

@@ -1,6 +1,6 @@
-//! A hostile plugin in the real host: requests off the allowlist are denied before they leave,
-//! a guest `Authorization` header is rejected, an endless loop and a memory bomb are stopped by
-//! the limits, and the host serves the next run afterwards.
+//! A hostile plugin in the real host. Requests off the allowlist are denied before they leave,
+//! and a guest `Authorization` header is rejected. An endless loop and a memory bomb are
+//! stopped by the limits, and the host serves the next run afterwards.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -24,8 +24,8 @@ struct HostileHost {
     trap_authority: String,
 }
 
-/// A host running the hostile component with tight limits, and a loopback listener that no
-/// account allows, which counts every connection it gets.
+/// Starts a host that runs the hostile component with tight limits. It also starts a loopback
+/// listener that no account allows and that counts every connection it gets.
 async fn start() -> HostileHost {
     let config = format!("{}\n[limits]\nmemory_mib = 32\nrun_timeout_ms = 1000\n", base_config());
     let mut config = HostConfig::parse(&config, Path::new(".")).unwrap();

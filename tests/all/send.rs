@@ -97,7 +97,7 @@ async fn opted_out_test_number_fails() {
     let host = Harness::start().await;
     host.call("CA-stop", AGENT);
 
-    // Twilio's test number +15005550004 answers as an unsubscribed recipient (error 21610).
+    // Twilio treats its test number +15005550004 as an unsubscribed recipient (error 21610).
     let run = host.run("CA-stop", json!({ "body": "Hello", "to": "+15005550004" })).await;
 
     assert_eq!(run.transition.as_deref(), Some("failed"));

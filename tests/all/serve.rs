@@ -11,7 +11,7 @@ use crate::support::*;
 const ACCOUNT_SID: &str = "AC0123456789abcdef0123456789abcdef";
 const TOKEN: &str = "feedfacefeedfacefeedfacefeedface";
 
-/// A `smsnode serve` process with its folder (configuration, token file, database).
+/// A running `smsnode serve` process and its base URL. Dropping it kills the process.
 struct Service {
     child: Child,
     url: String,
@@ -24,8 +24,8 @@ impl Drop for Service {
     }
 }
 
-/// Writes a configuration with a Twilio account whose API is a closed loopback port: the
-/// tests here only receive, so nothing is ever sent there.
+/// Writes a configuration with a Twilio account whose API is a closed loopback port. The tests
+/// here only receive, so nothing is ever sent there.
 fn write_config(dir: &std::path::Path, port: u16) -> std::path::PathBuf {
     std::fs::write(dir.join("token.txt"), TOKEN).unwrap();
     let config = format!(
@@ -70,7 +70,7 @@ async fn spawn(config: &std::path::Path, port: u16) -> Service {
         {
             return service;
         }
-        assert!(Instant::now() < deadline, "smsnode serve did not answer /healthz within 30 s");
+        assert!(Instant::now() < deadline, "smsnode serve did not respond to /healthz within 30 s");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

@@ -26,7 +26,7 @@ pub const UNREGISTERED_CUSTOM: &str = "+14155550130";
 /// The caller.
 pub const CALLER: &str = "+12125550147";
 
-/// A host configuration with two sandbox accounts, the numbers above and the pool.
+/// Builds a host configuration with two sandbox accounts, the numbers above and the pool.
 pub fn base_config() -> String {
     let approved = r#"a2p = { business_profile = "approved", brand = "approved", campaign = "approved" }"#;
     let mut config = String::from(
@@ -57,7 +57,7 @@ provider = "sandbox"
     config
 }
 
-/// Compiled plugin code shared by every test of this binary.
+/// Returns the folder of compiled plugin code shared by every test of this binary.
 pub fn cache_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("smsnode-cache")
 }
@@ -117,7 +117,7 @@ impl Harness {
         (self.sandbox, self.database, self._dir, addr)
     }
 
-    /// The Auth Token of a configured account.
+    /// Returns the Auth Token of a configured account.
     pub fn token(&self, account: &str) -> String {
         self.app.config.accounts[account].auth_token.expose().to_string()
     }
@@ -160,7 +160,7 @@ impl Harness {
         }
     }
 
-    /// Waits until `condition` holds, for at most 10 s.
+    /// Waits until `condition` is true, for at most 10 s.
     pub async fn eventually(&self, what: &str, mut condition: impl FnMut() -> bool) {
         let deadline = Instant::now() + Duration::from_secs(10);
         while !condition() {
@@ -199,16 +199,16 @@ pub async fn get(url: &str) -> (u16, Vec<u8>, String) {
     (response.status.as_u16(), response.body.to_vec(), content_type)
 }
 
-/// The path of the `smsnode` binary. The test command builds it before the tests run
+/// Returns the path of the `smsnode` binary. The test command builds it before the tests run
 /// (`cargo build -p smsnode-host`), because cargo builds no binary of another package for a test.
 pub fn smsnode_binary() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| workspace().join("target"));
     let binary = target.join("debug/smsnode");
-    assert!(binary.exists(), "{} is missing; run `cargo build -p smsnode-host` before the tests", binary.display());
+    assert!(binary.exists(), "{} is missing. Run `cargo build -p smsnode-host` before the tests", binary.display());
     binary
 }
 
-/// The repository's root folder.
+/// Returns the repository's root folder.
 pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
 }

@@ -101,7 +101,7 @@ async fn wait_survives_host_restart() {
     let run = host.run("CA-restart", json!({ "mode": "send_and_wait", "body": "Reply YES", "timeout_seconds": 120 })).await;
     assert_eq!(run.status, "waiting");
 
-    // Stop the host: no instance, task or thread keeps the wait.
+    // Stop the host, so that no instance, task or thread keeps the wait.
     let (sandbox, database, dir, addr) = host.stop();
     tokio::time::sleep(Duration::from_millis(100)).await;
 

@@ -89,7 +89,7 @@ async fn duplicate_message_sid_processed_once() {
     for _ in 0..3 {
         let (status, body) = host.post_form("/webhooks/twilio/sms", &params, &host.token("platform"), None).await;
         assert_eq!(status, 200);
-        assert!(body.contains("<Response>"), "TwiML answer: {body}");
+        assert!(body.contains("<Response>"), "TwiML response: {body}");
     }
 
     host.eventually("the message joins the call", || !events_of(&host, "CA-dup", "sms.received").is_empty()).await;

@@ -16,9 +16,9 @@ use smsnode_sms::{e164, segments};
 
 use super::{RecordedRequest, Shared, webhooks};
 
-/// Longest body Twilio accepts, in characters (error 21617 above it).
+/// Maximum body length Twilio accepts, in characters (error 21617 above it).
 const MAX_BODY_CHARS: usize = 1600;
-/// Most media items of one message (error 21623 above it).
+/// Maximum number of media items in one message (error 21623 above it).
 const MAX_MEDIA: usize = 10;
 
 pub(super) fn router(shared: Arc<Shared>) -> Router {
@@ -169,7 +169,7 @@ async fn not_found() -> Response {
     error_response(ErrorBody::new(20404, "The requested resource was not found", 404))
 }
 
-/// Whether the request carries Basic auth of `account_sid` and its Auth Token.
+/// Returns whether the request carries Basic auth of `account_sid` and its Auth Token.
 pub(super) fn authenticate(shared: &Shared, account_sid: &str, headers: &HeaderMap) -> bool {
     let Some(value) = headers.get(header::AUTHORIZATION).and_then(|value| value.to_str().ok()) else {
         return false;
@@ -190,7 +190,7 @@ pub(super) fn authenticate(shared: &Shared, account_sid: &str, headers: &HeaderM
     user == account_sid && accounts.get(account_sid).is_some_and(|token| token.expose() == password)
 }
 
-/// The error body Twilio returns for an injected HTTP status.
+/// Builds the error body Twilio returns for an injected HTTP status.
 fn fault(status: u16) -> ErrorBody {
     match status {
         429 => ErrorBody::new(20429, "Too Many Requests", 429),
@@ -208,7 +208,7 @@ pub(super) fn random_hex() -> String {
     hex::encode(rand::random::<[u8; 16]>())
 }
 
-/// The current time as Twilio writes dates: RFC 2822.
+/// Returns the current time as Twilio writes dates: RFC 2822.
 pub(super) fn rfc2822_now() -> String {
     httpdate::fmt_http_date(std::time::SystemTime::now()).replace(" GMT", " +0000")
 }

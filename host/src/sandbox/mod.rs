@@ -1,6 +1,6 @@
 //! The embedded sandbox provider: a real HTTP server on 127.0.0.1 that speaks Twilio's
-//! Messages API (v2010), checks Basic auth, maps Twilio's documented test numbers to their
-//! errors, records every request and message, and can post delivery status callbacks and
+//! Messages API (v2010). It checks Basic auth, maps Twilio's documented test numbers to their
+//! errors, and records every request and message. It can post delivery status callbacks and
 //! scripted inbound messages as signed Twilio webhooks.
 
 mod api;
@@ -30,7 +30,7 @@ pub struct RecordedRequest {
     pub form: Vec<(String, String)>,
     /// Whether Basic auth named the account and its Auth Token.
     pub authenticated: bool,
-    /// The HTTP status the sandbox answered.
+    /// HTTP status of the sandbox's response.
     pub status: u16,
     pub message_sid: Option<String>,
     pub error_code: Option<u32>,
@@ -49,7 +49,7 @@ pub(crate) struct Shared {
     accounts: Mutex<HashMap<String, Secret>>,
     requests: Mutex<Vec<RecordedRequest>>,
     messages: Mutex<Vec<MessageResource>>,
-    /// HTTP statuses to answer instead of handling the next requests, for retry tests.
+    /// HTTP statuses returned to the next requests instead of handling them, for retry tests.
     faults: Mutex<VecDeque<u16>>,
     webhooks: webhooks::Webhooks,
 }
@@ -98,7 +98,7 @@ impl Sandbox {
         Ok(Sandbox { addr, shared, _shutdown: shutdown })
     }
 
-    /// The API base to configure accounts with, such as `http://127.0.0.1:41234`.
+    /// Returns the API base to configure accounts with, such as `http://127.0.0.1:41234`.
     pub fn api_base(&self) -> String {
         format!("http://{}", self.addr)
     }
@@ -112,17 +112,17 @@ impl Sandbox {
         Shared::lock(&self.shared.accounts).insert(account_sid.to_string(), auth_token.clone());
     }
 
-    /// Every request received so far.
+    /// Returns every request received so far.
     pub fn requests(&self) -> Vec<RecordedRequest> {
         Shared::lock(&self.shared.requests).clone()
     }
 
-    /// Every message accepted so far, with its current status.
+    /// Returns every message accepted so far, with its current status.
     pub fn messages(&self) -> Vec<MessageResource> {
         Shared::lock(&self.shared.messages).clone()
     }
 
-    /// Answers the next requests with these HTTP statuses (such as 503 or 429) instead of
+    /// Responds to the next requests with these HTTP statuses (such as 503 or 429) instead of
     /// handling them.
     pub fn inject_faults(&self, statuses: impl IntoIterator<Item = u16>) {
         Shared::lock(&self.shared.faults).extend(statuses);
@@ -139,7 +139,8 @@ impl Sandbox {
         self.inbox().script_inbound(script);
     }
 
-    /// A handle that schedules inbound messages, for tasks that outlive a borrow of the sandbox.
+    /// Returns a handle that schedules inbound messages, for tasks that outlive a borrow of the
+    /// sandbox.
     pub fn inbox(&self) -> SandboxInbox {
         SandboxInbox(self.shared.clone())
     }

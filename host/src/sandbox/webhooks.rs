@@ -18,7 +18,7 @@ use crate::client;
 
 /// Pause between one status of a sent message and the next.
 const STATUS_STEP: Duration = Duration::from_millis(100);
-/// How long Twilio waits for a webhook answer before it counts the attempt as failed.
+/// Time that Twilio waits for a webhook response before it counts the attempt as failed.
 const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(15);
 /// Attempts at delivering one webhook before the sandbox gives up.
 const WEBHOOK_ATTEMPTS: u32 = 4;
@@ -31,14 +31,14 @@ const UNDELIVERABLE: &[(&str, u32)] = &[
     ("+15005550013", 30006),
 ];
 
-/// How a sent message ends.
+/// Final delivery result of a sent message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeliveryOutcome {
     Delivered,
     Undelivered(u32),
 }
 
-/// The final status of a message to `to`.
+/// Returns the final delivery result of a message to `to`.
 pub fn delivery_outcome(to: &str) -> DeliveryOutcome {
     UNDELIVERABLE
         .iter()
@@ -64,7 +64,7 @@ pub struct InboundScript {
     pub delay: Duration,
 }
 
-/// Where webhooks go, and the media of inbound messages.
+/// Webhook destination and the media of scripted inbound messages.
 #[derive(Default)]
 pub(crate) struct Webhooks {
     /// The host service's public URL, without a trailing slash.
@@ -134,7 +134,7 @@ pub(crate) fn schedule_inbound(shared: Arc<Shared>, script: InboundScript) {
     tokio::spawn(async move {
         tokio::time::sleep(script.delay).await;
         let Some(public_url) = shared.webhooks.public_url() else {
-            tracing::warn!("sandbox has no webhook URL; the scripted inbound message is dropped");
+            tracing::warn!("sandbox has no webhook URL, so the scripted inbound message was dropped");
             return;
         };
         let params = inbound_params(&shared, &script);
@@ -171,10 +171,10 @@ fn inbound_params(shared: &Shared, script: &InboundScript) -> Vec<(String, Strin
 }
 
 /// Posts form `params` to `url`, signed with the account's Auth Token, retrying as Twilio does
-/// when the answer is missing or not a 2xx.
+/// when the response is missing or not a 2xx.
 async fn post_signed(shared: &Shared, account_sid: &str, url: &str, params: Vec<(String, String)>) {
     let Some(token) = Shared::lock(&shared.accounts).get(account_sid).cloned() else {
-        tracing::warn!(account_sid, "sandbox has no such account; webhook not sent");
+        tracing::warn!(account_sid, "webhook not sent because the sandbox has no such account");
         return;
     };
     let signature = signature::compute(token.expose(), url, &params);
@@ -189,18 +189,18 @@ async fn post_signed(shared: &Shared, account_sid: &str, url: &str, params: Vec<
         let request = match request {
             Ok(request) => request,
             Err(error) => {
-                tracing::warn!(url, %error, "invalid webhook URL; webhook not sent");
+                tracing::warn!(url, %error, "webhook not sent because its URL is invalid");
                 return;
             }
         };
         match client::send(request, WEBHOOK_TIMEOUT, 64 * 1024).await {
             Ok(response) if response.status.is_success() => return,
-            Ok(response) => tracing::warn!(url, attempt, status = %response.status, "webhook answered with an error"),
+            Ok(response) => tracing::warn!(url, attempt, status = %response.status, "webhook responded with an error status"),
             Err(error) => tracing::warn!(url, attempt, error = %format!("{error:#}"), "webhook failed"),
         }
         tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
     }
-    tracing::warn!(url, attempts = WEBHOOK_ATTEMPTS, "webhook given up");
+    tracing::warn!(url, attempts = WEBHOOK_ATTEMPTS, "webhook delivery failed after the last attempt");
 }
 
 /// `GET .../Messages/{MessageSid}/Media/{MediaSid}`: with the account's Basic auth, redirects to

@@ -1,5 +1,5 @@
 //! Node runs and the waits of nodes that await an event. A wait is a row, not an instance or a
-//! thread: it names what resumes it and when it times out, and survives a restart.
+//! thread. It names what resumes it and when it times out, and it survives a restart.
 
 use anyhow::Result;
 use rusqlite::{OptionalExtension, params};
@@ -33,7 +33,7 @@ pub struct WaitRecord {
     pub message_filters: Value,
     /// JSON list of message sids whose status changes resume the node.
     pub status_sids: Value,
-    /// When the wait times out, in milliseconds since the Unix epoch.
+    /// Deadline of the wait, in milliseconds since the Unix epoch.
     pub deadline_ms: i64,
     /// Only call events after this id can resume the wait.
     pub after_event_id: i64,
@@ -123,12 +123,13 @@ impl Store {
         Ok(())
     }
 
-    /// Unclaims every wait, at start-up: a claim left by a stopped host would block it forever.
+    /// Unclaims every wait at start-up, because a claim left by a stopped host would block its
+    /// wait forever.
     pub fn release_all_waits(&self) -> Result<usize> {
         Ok(self.db().execute("UPDATE waits SET claimed = 0 WHERE claimed = 1", [])?)
     }
 
-    /// The unclaimed waits of a call.
+    /// Returns the unclaimed waits of a call.
     pub fn waits_of_call(&self, call_id: &str) -> Result<Vec<WaitRecord>> {
         let db = self.db();
         let mut statement = db.prepare(&format!("SELECT {WAIT_COLUMNS} FROM waits WHERE call_id = ?1 AND claimed = 0"))?;
@@ -136,7 +137,7 @@ impl Store {
         Ok(waits)
     }
 
-    /// The unclaimed waits whose deadline has passed.
+    /// Returns the unclaimed waits whose deadline has passed, earliest first and at most 256.
     pub fn due_waits(&self, now_ms: i64) -> Result<Vec<WaitRecord>> {
         let db = self.db();
         let mut statement =
@@ -145,7 +146,7 @@ impl Store {
         Ok(waits)
     }
 
-    /// The earliest deadline of an unclaimed wait.
+    /// Returns the earliest deadline of an unclaimed wait.
     pub fn next_deadline(&self) -> Result<Option<i64>> {
         let db = self.db();
         Ok(db.query_row("SELECT MIN(deadline_ms) FROM waits WHERE claimed = 0", [], |row| row.get(0))?)
@@ -155,7 +156,7 @@ impl Store {
         Ok(self.db().query_row("SELECT COUNT(*) FROM waits", [], |row| row.get(0))?)
     }
 
-    /// The id of the call's newest event, or 0.
+    /// Returns the id of the call's newest event, or 0.
     pub fn last_event_id(&self, call_id: &str) -> Result<i64> {
         let db = self.db();
         Ok(db.query_row("SELECT COALESCE(MAX(id), 0) FROM call_events WHERE call_id = ?1", [call_id], |row| row.get(0))?)

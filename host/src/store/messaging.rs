@@ -1,6 +1,6 @@
 //! Messages and webhooks: the status of each outbound message, the queue of accepted webhooks
-//! (stored before they are answered, so none is lost), and every inbound message with where it
-//! was routed.
+//! (stored before the host responds, so none is lost), and every inbound message with its
+//! routing.
 
 use anyhow::Result;
 use rusqlite::{OptionalExtension, params};
@@ -19,7 +19,7 @@ pub struct QueuedWebhook {
     pub params: Vec<(String, String)>,
 }
 
-/// An inbound message and where it went.
+/// An inbound message and its routing.
 #[derive(Debug, Clone, Serialize)]
 pub struct InboundRecord {
     pub message_sid: String,
@@ -28,7 +28,7 @@ pub struct InboundRecord {
     pub to: String,
     pub body: String,
     pub media: Value,
-    /// `call` when it joined a call; otherwise why it did not.
+    /// `call` when it joined a call, otherwise the reason it did not, such as `no_active_call`.
     pub routing: String,
     pub received_at: String,
 }
@@ -73,7 +73,7 @@ impl Store {
         }
     }
 
-    /// A message's current status and error code.
+    /// Returns a message's current status and error code.
     pub fn message_status(&self, message_sid: &str) -> Result<Option<(String, Option<u32>)>> {
         let db = self.db();
         db.query_row("SELECT status, error_code FROM messages WHERE message_sid = ?1", [message_sid], |row| Ok((row.get(0)?, row.get(1)?)))
@@ -81,7 +81,7 @@ impl Store {
             .map_err(Into::into)
     }
 
-    /// A call's outbound messages with their status.
+    /// Returns a call's outbound messages with their status.
     pub fn call_messages(&self, call_id: &str) -> Result<Vec<(String, String)>> {
         let db = self.db();
         let mut statement = db.prepare("SELECT message_sid, status FROM messages WHERE call_id = ?1")?;
@@ -89,7 +89,7 @@ impl Store {
         Ok(messages)
     }
 
-    /// The numbers a call's messages went out from.
+    /// Returns the numbers that a call's messages went out from.
     pub fn call_senders(&self, call_id: &str) -> Result<Vec<String>> {
         let db = self.db();
         let mut statement = db.prepare("SELECT DISTINCT sender FROM messages WHERE call_id = ?1")?;
@@ -107,7 +107,7 @@ impl Store {
         Ok(changed > 0)
     }
 
-    /// The oldest webhooks not processed yet.
+    /// Returns the oldest webhooks not processed yet, at most `limit`.
     pub fn pending_webhooks(&self, limit: usize) -> Result<Vec<QueuedWebhook>> {
         let db = self.db();
         let mut statement = db.prepare("SELECT id, kind, params FROM webhook_queue WHERE processed_at IS NULL ORDER BY id LIMIT ?1")?;
@@ -147,7 +147,7 @@ impl Store {
         Ok(())
     }
 
-    /// Inbound messages that joined no call, newest first.
+    /// Returns the inbound messages that joined no call, newest first.
     pub fn unrouted_inbound(&self, limit: usize) -> Result<Vec<InboundRecord>> {
         self.inbound_where("call_id IS NULL", limit)
     }
@@ -174,7 +174,7 @@ impl Store {
     }
 }
 
-/// What a status callback did to the stored message.
+/// Effect of a status callback on the stored message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StatusChange {
     Changed { call_id: Option<String> },

@@ -1,6 +1,6 @@
 //! The host's SQLite store: calls and their conversation events, plugin state, opt-outs, node
-//! runs and waits, messages and the webhook queue. One connection behind a mutex; every
-//! statement is short.
+//! runs and waits, messages and the webhook queue. One connection sits behind a mutex, and
+//! every statement is short.
 
 mod flow;
 mod messaging;
@@ -113,7 +113,7 @@ CREATE TABLE IF NOT EXISTS inbound_messages (
 );
 ";
 
-/// Who placed a call.
+/// Call direction: inbound when the caller placed the call, outbound when the agent did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Direction {
@@ -145,7 +145,7 @@ pub struct CallRecord {
 }
 
 impl CallRecord {
-    /// A placeholder call for plugin calls made outside any call, such as `describe`.
+    /// Returns a placeholder call for plugin calls made outside any call, such as `describe`.
     pub fn detached() -> CallRecord {
         CallRecord {
             call_id: String::new(),
@@ -196,7 +196,7 @@ impl Store {
         Ok(Store { connection: Mutex::new(connection), events })
     }
 
-    /// The connection; a panic while holding it cannot leave SQLite inconsistent, so a
+    /// Locks the connection. A panic while holding it cannot leave SQLite inconsistent, so a
     /// poisoned lock is taken over.
     pub(crate) fn db(&self) -> MutexGuard<'_, Connection> {
         self.connection.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -209,7 +209,7 @@ impl Store {
             .query_row("SELECT active FROM calls WHERE call_id = ?1", [&call.call_id], |row| row.get(0))
             .optional()?;
         if active == Some(true) {
-            bail!("call {} is already active; end it first or use a new call id", call.call_id);
+            bail!("call {} is already active. End it first or use a new call id", call.call_id);
         }
         db.execute(
             "INSERT OR REPLACE INTO calls (call_id, direction, caller, agent_number, telephony, active, variables, started_at, ended_at)
@@ -248,7 +248,7 @@ impl Store {
         .map_err(Into::into)
     }
 
-    /// The active calls between `caller` and any of `agent_numbers`, newest first.
+    /// Returns the active calls of `caller`, newest first.
     pub fn active_calls_with(&self, caller: &str) -> Result<Vec<CallRecord>> {
         let db = self.db();
         let mut statement = db.prepare(
@@ -259,7 +259,7 @@ impl Store {
         Ok(calls)
     }
 
-    /// Appends an event to a call's conversation and tells subscribers.
+    /// Appends an event to a call's conversation and broadcasts it to subscribers.
     pub fn append_event(&self, call_id: &str, kind: &str, data: &Value) -> Result<CallEvent> {
         let at = now();
         let id = {
@@ -271,12 +271,13 @@ impl Store {
             db.last_insert_rowid()
         };
         let event = CallEvent { id, call_id: call_id.to_string(), kind: kind.to_string(), data: data.clone(), at };
-        // No subscriber is not an error: the event is stored either way.
+        // Sending fails only when there are no subscribers. That is not an error, because the
+        // event is stored either way.
         let _ = self.events.send(event.clone());
         Ok(event)
     }
 
-    /// A call's events after event id `after`, oldest first.
+    /// Returns a call's events after event id `after`, oldest first.
     pub fn events(&self, call_id: &str, after: i64) -> Result<Vec<CallEvent>> {
         let db = self.db();
         let mut statement =
@@ -296,7 +297,7 @@ impl Store {
         Ok(events)
     }
 
-    /// Events of every call as they are appended.
+    /// Subscribes to the events of every call as they are appended.
     pub fn subscribe(&self) -> broadcast::Receiver<CallEvent> {
         self.events.subscribe()
     }
@@ -392,7 +393,7 @@ fn telephony_name(telephony: Telephony) -> &'static str {
     }
 }
 
-/// The current UTC time in RFC 3339, with milliseconds.
+/// Returns the current UTC time in RFC 3339, with milliseconds.
 pub fn now() -> String {
     humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
 }

@@ -44,16 +44,43 @@ const EXTENSION: [(u8, char); 10] = [
 
 /// Returns the number of septets that `c` takes in GSM-7: 1 for the basic table, 2 for the
 /// extension table, or `None` when GSM-7 cannot encode it.
+/// Septets of each ASCII character (0 for one GSM-7 cannot encode), built from the tables.
+const ASCII_SEPTETS: [u8; 128] = ascii_septets();
+
+const fn ascii_septets() -> [u8; 128] {
+    let mut table = [0u8; 128];
+    let mut index = 0;
+    while index < BASIC.len() {
+        let c = BASIC[index] as u32;
+        if index != ESCAPE as usize && c < 128 {
+            table[c as usize] = 1;
+        }
+        index += 1;
+    }
+    let mut index = 0;
+    while index < EXTENSION.len() {
+        let c = EXTENSION[index].1 as u32;
+        if c < 128 {
+            table[c as usize] = 2;
+        }
+        index += 1;
+    }
+    table
+}
+
+/// Returns how many septets `c` takes in GSM-7 (2 for an extension character), or `None`
+/// when GSM-7 cannot encode it.
 pub(super) fn septets(c: char) -> Option<u32> {
+    if c.is_ascii() {
+        return match ASCII_SEPTETS[c as usize] {
+            0 => None,
+            septets => Some(u32::from(septets)),
+        };
+    }
     if EXTENSION.iter().any(|&(_, extended)| extended == c) {
         return Some(2);
     }
-
-    let in_basic = BASIC
-        .iter()
-        .enumerate()
-        .any(|(septet, &basic)| basic == c && septet != usize::from(ESCAPE));
-    in_basic.then_some(1)
+    BASIC.contains(&c).then_some(1)
 }
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! A node plugin that misbehaves on request, so tests can prove the host contains it: it calls
+//! A node plugin that misbehaves on request, so tests can prove the host contains it. It calls
 //! a URL no account allows, sets its own `Authorization` header, loops forever, or allocates
 //! without bound. The configuration's `action` picks the misbehaviour.
 
@@ -58,7 +58,7 @@ fn field(json: &str, name: &str) -> String {
         .unwrap_or_default()
 }
 
-/// Sends a GET and reports how it ended: `status:N`, `header-rejected`, or `error:CODE`.
+/// Sends a GET and returns how it ended: `status:N`, `header-rejected`, or `error:CODE`.
 fn request(authority: &str, path: &str, with_authorization: bool) -> String {
     let headers = Fields::new();
     if with_authorization {
