@@ -4,6 +4,7 @@
 mod cli;
 mod hostile;
 mod send;
+mod runtime;
 mod serve;
 mod sender_choice;
 mod support;

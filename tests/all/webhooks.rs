@@ -230,3 +230,31 @@ async fn media_fetched_through_host() {
     let (status, _, _) = get(&format!("{}/messages/SMunknown/media/0", host.service_url)).await;
     assert_eq!(status, 404);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_stream_as_they_arrive() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let host = Harness::start().await;
+    host.call("CA-stream", AGENT);
+    let authority = host.service_url.trim_start_matches("http://").to_string();
+    let mut stream = tokio::net::TcpStream::connect(&authority).await.unwrap();
+    let request = format!("GET /calls/CA-stream/events/stream HTTP/1.1\r\nHost: {authority}\r\nAccept: text/event-stream\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+
+    let account_sid = host.account_sid("platform");
+    let params = inbound(&account_sid, "SMstream000000000000000000000000000", CALLER, AGENT, "on my way");
+    host.post_form("/webhooks/twilio/sms", &params, &host.token("platform"), None).await;
+
+    let mut received = String::new();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !received.contains("event: sms.received") {
+        let mut buffer = [0u8; 4096];
+        let read = tokio::time::timeout_at(deadline, stream.read(&mut buffer)).await.expect("the event arrives within 10 s").unwrap();
+        assert!(read > 0, "the stream closed early: {received}");
+        received.push_str(&String::from_utf8_lossy(&buffer[..read]));
+    }
+    assert!(received.contains("text/event-stream"), "server-sent events: {received}");
+    assert!(received.contains("event: call.started"), "the stored events come first");
+    assert!(received.contains("on my way"), "the text is in the event");
+}
