@@ -69,6 +69,7 @@ impl App {
             timer_wake: Notify::new(),
             queue_wake: Notify::new(),
         });
+        tokio::spawn(recheck_waits(Arc::downgrade(&app)));
         tokio::spawn(timer_task(Arc::downgrade(&app)));
         tokio::spawn(crate::inbound::processor_task(Arc::downgrade(&app)));
         tracing::info!(node_type = %app.descriptor.node_type, version = %app.descriptor.version, waits = app.store.count_waits()?, "host started");
@@ -233,6 +234,26 @@ impl App {
 
     pub(crate) fn node_host(&self, call: CallRecord) -> NodeHost {
         NodeHost { node_type: self.descriptor.node_type.clone(), call, config: self.config.clone(), store: self.store.clone() }
+    }
+}
+
+/// Resumes, once at start-up, the stored waits whose event was recorded before the host
+/// stopped but not yet handed to them.
+async fn recheck_waits(app: std::sync::Weak<App>) {
+    let Some(app) = app.upgrade() else {
+        return;
+    };
+    let waits = match app.store.unclaimed_waits() {
+        Ok(waits) => waits,
+        Err(error) => {
+            tracing::error!(error = %format!("{error:#}"), "listing stored waits failed");
+            return;
+        }
+    };
+    for wait in waits {
+        if let Err(error) = app.resume_if_already_due(&wait).await {
+            tracing::error!(run_id = %wait.run_id, error = %format!("{error:#}"), "rechecking a stored wait failed");
+        }
     }
 }
 

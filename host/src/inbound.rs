@@ -13,7 +13,7 @@ use smsnode_sms::twilio::status;
 use crate::app::{App, matches_filter};
 use crate::bindings::types::{InboundMessage, MediaItem, ResumeEvent, StatusUpdate};
 use crate::config::Telephony;
-use crate::store::{InboundRecord, QueuedWebhook, StatusChange, now};
+use crate::store::{InboundRecord, QueuedWebhook, StatusCallback, StatusChange, now};
 
 /// Webhooks processed per pass of the queue.
 const BATCH: usize = 64;
@@ -72,16 +72,16 @@ pub async fn processor_task(app: Weak<App>) {
 pub async fn process_pending(app: &Arc<App>) -> Result<usize> {
     let pending = app.store.pending_webhooks(BATCH)?;
     for webhook in &pending {
-        let outcome = match webhook.kind.as_str() {
+        // Each kind marks its webhook processed in the same transaction as its effects.
+        let result = match webhook.kind.as_str() {
             "sms" => process_inbound(app, webhook).await,
             "status" => process_status(app, webhook).await,
-            other => Ok(format!("unknown webhook kind {other}")),
+            other => app.store.finish_webhook(webhook.id, &format!("unknown webhook kind {other}")),
         };
-        match outcome {
-            Ok(outcome) => app.store.finish_webhook(webhook.id, &outcome)?,
-            // The webhook stays queued and is tried again on the next pass; the ones after it
+        if let Err(error) = result {
+            // The webhook stays queued and is tried again on the next pass. The ones after it
             // go on meanwhile.
-            Err(error) => tracing::error!(id = webhook.id, kind = %webhook.kind, error = %format!("{error:#}"), "processing a webhook failed"),
+            tracing::error!(id = webhook.id, kind = %webhook.kind, error = %format!("{error:#}"), "processing a webhook failed");
         }
     }
     Ok(pending.len())
@@ -92,7 +92,7 @@ fn param<'a>(params: &'a [(String, String)], name: &str) -> &'a str {
 }
 
 /// Routes one inbound SMS or MMS.
-async fn process_inbound(app: &Arc<App>, webhook: &QueuedWebhook) -> Result<String> {
+async fn process_inbound(app: &Arc<App>, webhook: &QueuedWebhook) -> Result<()> {
     let params = &webhook.params;
     let message = InboundMessage {
         message_sid: param(params, "MessageSid").to_string(),
@@ -129,21 +129,21 @@ async fn process_inbound(app: &Arc<App>, webhook: &QueuedWebhook) -> Result<Stri
         routing: routing.as_str().to_string(),
         received_at: now(),
     };
-    app.store.record_inbound(&record)?;
 
     let Routing::Call(call_id) = routing else {
+        app.store.finish_inbound(webhook.id, &record, None)?;
         tracing::warn!(
             message_sid = %message.message_sid, from = %message.sender, to = %message.recipient, routing = routing.as_str(),
             "inbound message matched no call, so it was kept as unrouted"
         );
-        return Ok(routing.as_str().to_string());
+        return Ok(());
     };
 
     let mut data = event_data(&message);
     if let Some(keyword) = keyword {
         data["keyword"] = json!(keyword);
     }
-    app.store.append_event(&call_id, "sms.received", &data)?;
+    app.store.finish_inbound(webhook.id, &record, Some(&data))?;
     tracing::info!(message_sid = %message.message_sid, call_id, num_media = message.media.len(), "inbound message joined the call");
 
     for wait in app.store.waits_of_call(&call_id)? {
@@ -151,7 +151,7 @@ async fn process_inbound(app: &Arc<App>, webhook: &QueuedWebhook) -> Result<Stri
             app.resume(&wait.run_id, ResumeEvent::Message(message.clone())).await;
         }
     }
-    Ok(format!("call {call_id}"))
+    Ok(())
 }
 
 /// Finds the active call an inbound message belongs to: its sender is the call's caller, and
@@ -173,26 +173,30 @@ fn route(app: &App, message: &InboundMessage) -> Result<Routing> {
 }
 
 /// Applies one delivery status callback. A stale callback changes nothing.
-async fn process_status(app: &Arc<App>, webhook: &QueuedWebhook) -> Result<String> {
+async fn process_status(app: &Arc<App>, webhook: &QueuedWebhook) -> Result<()> {
     let params = &webhook.params;
-    let sid = param(params, "MessageSid");
-    let next = param(params, "MessageStatus");
-    let error_code = param(params, "ErrorCode").parse::<u32>().ok();
+    let update = StatusCallback {
+        message_sid: param(params, "MessageSid"),
+        sender: param(params, "From"),
+        recipient: param(params, "To"),
+        status: param(params, "MessageStatus"),
+        error_code: param(params, "ErrorCode").parse::<u32>().ok(),
+    };
+    let (sid, next, error_code) = (update.message_sid, update.status, update.error_code);
 
-    let change = app.store.apply_status(sid, param(params, "From"), param(params, "To"), next, error_code)?;
+    let (change, _event) = app.store.finish_status(webhook.id, &update)?;
     let call_id = match change {
         StatusChange::Stale { current } => {
             tracing::info!(message_sid = sid, status = next, current = %current, "stale status callback ignored");
-            return Ok(format!("stale: already {current}"));
+            return Ok(());
         }
         StatusChange::Changed { call_id } => call_id,
     };
     tracing::info!(message_sid = sid, status = next, error_code, "message status changed");
 
     let Some(call_id) = call_id else {
-        return Ok(format!("status {next}"));
+        return Ok(());
     };
-    app.store.append_event(&call_id, "sms.status", &json!({ "message_sid": sid, "status": next, "error_code": error_code }))?;
     if status::is_final(next) {
         for wait in app.store.waits_of_call(&call_id)? {
             let watches = wait.status_sids.as_array().into_iter().flatten().any(|watched| watched.as_str() == Some(sid));
@@ -202,7 +206,7 @@ async fn process_status(app: &Arc<App>, webhook: &QueuedWebhook) -> Result<Strin
             }
         }
     }
-    Ok(format!("status {next}"))
+    Ok(())
 }
 
 fn media_items(params: &[(String, String)]) -> Vec<MediaItem> {

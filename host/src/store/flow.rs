@@ -137,6 +137,14 @@ impl Store {
         Ok(waits)
     }
 
+    /// Returns every unclaimed wait.
+    pub fn unclaimed_waits(&self) -> Result<Vec<WaitRecord>> {
+        let db = self.db();
+        let mut statement = db.prepare(&format!("SELECT {WAIT_COLUMNS} FROM waits WHERE claimed = 0"))?;
+        let waits = statement.query_map([], wait_from_row)?.collect::<Result<Vec<_>, _>>()?;
+        Ok(waits)
+    }
+
     /// Returns the unclaimed waits whose deadline has passed, earliest first and at most 256.
     pub fn due_waits(&self, now_ms: i64) -> Result<Vec<WaitRecord>> {
         let db = self.db();

@@ -3,12 +3,12 @@
 //! routing.
 
 use anyhow::Result;
-use rusqlite::{OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{Value, json};
 use smsnode_sms::twilio::status;
 
-use super::{Store, now};
+use super::{CallEvent, Store, insert_event, now};
 
 /// A webhook accepted and waiting to be processed.
 #[derive(Debug, Clone)]
@@ -49,28 +49,56 @@ impl Store {
     /// Applies a status callback unless it is stale: a message never moves back, nor away from
     /// a final status. Returns the message's call id when the status changed.
     pub fn apply_status(&self, message_sid: &str, sender: &str, recipient: &str, next: &str, error_code: Option<u32>) -> Result<StatusChange> {
-        let db = self.db();
-        let current: Option<(String, Option<String>)> = db
-            .query_row("SELECT status, call_id FROM messages WHERE message_sid = ?1", [message_sid], |row| Ok((row.get(0)?, row.get(1)?)))
-            .optional()?;
-        match current {
-            None => {
-                db.execute(
-                    "INSERT INTO messages (message_sid, call_id, direction, sender, recipient, status, error_code, updated_at)
-                     VALUES (?1, NULL, 'outbound', ?2, ?3, ?4, ?5, ?6)",
-                    params![message_sid, sender, recipient, next, error_code, now()],
-                )?;
-                Ok(StatusChange::Changed { call_id: None })
+        apply_status_with(&self.db(), message_sid, sender, recipient, next, error_code)
+    }
+
+    /// Applies a status callback, stores its `sms.status` event when the status changed, and
+    /// marks the webhook processed, in one transaction. A stop between the steps therefore
+    /// cannot apply the callback without its event, nor process it twice.
+    pub fn finish_status(&self, webhook_id: i64, update: &StatusCallback<'_>) -> Result<(StatusChange, Option<CallEvent>)> {
+        let mut db = self.db();
+        let transaction = db.transaction()?;
+        let change = apply_status_with(&transaction, update.message_sid, update.sender, update.recipient, update.status, update.error_code)?;
+        let event = match &change {
+            StatusChange::Changed { call_id: Some(call_id) } => {
+                let data = json!({ "message_sid": update.message_sid, "status": update.status, "error_code": update.error_code });
+                Some(insert_event(&transaction, call_id, "sms.status", &data)?)
             }
-            Some((current, call_id)) if status::may_replace(&current, next) => {
-                db.execute(
-                    "UPDATE messages SET status = ?2, error_code = ?3, updated_at = ?4 WHERE message_sid = ?1",
-                    params![message_sid, next, error_code, now()],
-                )?;
-                Ok(StatusChange::Changed { call_id })
-            }
-            Some((current, _)) => Ok(StatusChange::Stale { current }),
+            _ => None,
+        };
+        let outcome = match &change {
+            StatusChange::Changed { .. } => format!("status {}", update.status),
+            StatusChange::Stale { current } => format!("stale: already {current}"),
+        };
+        mark_processed(&transaction, webhook_id, &outcome)?;
+        transaction.commit()?;
+        drop(db);
+
+        if let Some(event) = &event {
+            self.publish(event);
         }
+        Ok((change, event))
+    }
+
+    /// Stores a routed inbound message, its `sms.received` event (when it joined a call) and
+    /// the webhook's completion in one transaction, so a stop between them cannot process the
+    /// message twice.
+    pub fn finish_inbound(&self, webhook_id: i64, record: &InboundRecord, event_data: Option<&Value>) -> Result<Option<CallEvent>> {
+        let mut db = self.db();
+        let transaction = db.transaction()?;
+        insert_inbound(&transaction, record)?;
+        let event = match (event_data, &record.call_id) {
+            (Some(data), Some(call_id)) => Some(insert_event(&transaction, call_id, "sms.received", data)?),
+            _ => None,
+        };
+        mark_processed(&transaction, webhook_id, &record.routing)?;
+        transaction.commit()?;
+        drop(db);
+
+        if let Some(event) = &event {
+            self.publish(event);
+        }
+        Ok(event)
     }
 
     /// Returns a message's current status and error code.
@@ -121,8 +149,7 @@ impl Store {
     }
 
     pub fn finish_webhook(&self, id: i64, outcome: &str) -> Result<()> {
-        self.db().execute("UPDATE webhook_queue SET processed_at = ?2, outcome = ?3 WHERE id = ?1", params![id, now(), outcome])?;
-        Ok(())
+        mark_processed(&self.db(), id, outcome)
     }
 
     pub fn count_pending_webhooks(&self) -> Result<i64> {
@@ -130,21 +157,7 @@ impl Store {
     }
 
     pub fn record_inbound(&self, record: &InboundRecord) -> Result<()> {
-        self.db().execute(
-            "INSERT OR REPLACE INTO inbound_messages (message_sid, call_id, sender, recipient, body, media, routing, received_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![
-                record.message_sid,
-                record.call_id,
-                record.from,
-                record.to,
-                record.body,
-                record.media.to_string(),
-                record.routing,
-                record.received_at,
-            ],
-        )?;
-        Ok(())
+        insert_inbound(&self.db(), record)
     }
 
     /// Returns the inbound messages that joined no call, newest first.
@@ -180,6 +193,70 @@ pub enum StatusChange {
     Changed { call_id: Option<String> },
     /// The callback was older than the stored status, or the stored status is final.
     Stale { current: String },
+}
+
+/// A delivery status callback's fields.
+#[derive(Debug, Clone, Copy)]
+pub struct StatusCallback<'a> {
+    pub message_sid: &'a str,
+    pub sender: &'a str,
+    pub recipient: &'a str,
+    pub status: &'a str,
+    pub error_code: Option<u32>,
+}
+
+fn apply_status_with(
+    connection: &Connection,
+    message_sid: &str,
+    sender: &str,
+    recipient: &str,
+    next: &str,
+    error_code: Option<u32>,
+) -> Result<StatusChange> {
+    let current: Option<(String, Option<String>)> = connection
+        .query_row("SELECT status, call_id FROM messages WHERE message_sid = ?1", [message_sid], |row| Ok((row.get(0)?, row.get(1)?)))
+        .optional()?;
+    match current {
+        None => {
+            connection.execute(
+                "INSERT INTO messages (message_sid, call_id, direction, sender, recipient, status, error_code, updated_at)
+                 VALUES (?1, NULL, 'outbound', ?2, ?3, ?4, ?5, ?6)",
+                params![message_sid, sender, recipient, next, error_code, now()],
+            )?;
+            Ok(StatusChange::Changed { call_id: None })
+        }
+        Some((current, call_id)) if status::may_replace(&current, next) => {
+            connection.execute(
+                "UPDATE messages SET status = ?2, error_code = ?3, updated_at = ?4 WHERE message_sid = ?1",
+                params![message_sid, next, error_code, now()],
+            )?;
+            Ok(StatusChange::Changed { call_id })
+        }
+        Some((current, _)) => Ok(StatusChange::Stale { current }),
+    }
+}
+
+fn insert_inbound(connection: &Connection, record: &InboundRecord) -> Result<()> {
+    connection.execute(
+        "INSERT OR REPLACE INTO inbound_messages (message_sid, call_id, sender, recipient, body, media, routing, received_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![
+            record.message_sid,
+            record.call_id,
+            record.from,
+            record.to,
+            record.body,
+            record.media.to_string(),
+            record.routing,
+            record.received_at,
+        ],
+    )?;
+    Ok(())
+}
+
+fn mark_processed(connection: &Connection, id: i64, outcome: &str) -> Result<()> {
+    connection.execute("UPDATE webhook_queue SET processed_at = ?2, outcome = ?3 WHERE id = ?1", params![id, now(), outcome])?;
+    Ok(())
 }
 
 fn inbound_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<InboundRecord> {

@@ -6,7 +6,7 @@ mod flow;
 mod messaging;
 
 pub use flow::{RunRecord, WaitRecord};
-pub use messaging::{InboundRecord, QueuedWebhook, StatusChange};
+pub use messaging::{InboundRecord, QueuedWebhook, StatusCallback, StatusChange};
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -261,20 +261,16 @@ impl Store {
 
     /// Appends an event to a call's conversation and broadcasts it to subscribers.
     pub fn append_event(&self, call_id: &str, kind: &str, data: &Value) -> Result<CallEvent> {
-        let at = now();
-        let id = {
-            let db = self.db();
-            db.execute(
-                "INSERT INTO call_events (call_id, kind, data, at) VALUES (?1, ?2, ?3, ?4)",
-                params![call_id, kind, data.to_string(), at],
-            )?;
-            db.last_insert_rowid()
-        };
-        let event = CallEvent { id, call_id: call_id.to_string(), kind: kind.to_string(), data: data.clone(), at };
+        let event = insert_event(&self.db(), call_id, kind, data)?;
+        self.publish(&event);
+        Ok(event)
+    }
+
+    /// Tells subscribers about a stored event.
+    pub(crate) fn publish(&self, event: &CallEvent) {
         // Sending fails only when there are no subscribers. That is not an error, because the
         // event is stored either way.
         let _ = self.events.send(event.clone());
-        Ok(event)
     }
 
     /// Returns a call's events after event id `after`, oldest first.
@@ -367,6 +363,18 @@ impl Store {
         }
         Ok(())
     }
+}
+
+/// Stores an event through `connection`, which may be a transaction, without telling
+/// subscribers.
+pub(crate) fn insert_event(connection: &Connection, call_id: &str, kind: &str, data: &Value) -> Result<CallEvent> {
+    let at = now();
+    connection.execute(
+        "INSERT INTO call_events (call_id, kind, data, at) VALUES (?1, ?2, ?3, ?4)",
+        params![call_id, kind, data.to_string(), at],
+    )?;
+    let id = connection.last_insert_rowid();
+    Ok(CallEvent { id, call_id: call_id.to_string(), kind: kind.to_string(), data: data.clone(), at })
 }
 
 fn call_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<CallRecord> {
