@@ -286,6 +286,12 @@ impl HostConfig {
             if !entry.sms {
                 bail!("{field}: {number} is not SMS-capable (sms = false). Only SMS-approved numbers belong in the pool");
             }
+            if !entry.a2p.approved() {
+                bail!(
+                    "{field}: {number} has no approved A2P 10DLC registration. Only SMS-approved numbers belong in the pool: \
+                     set its a2p business_profile, brand and campaign to \"approved\" once they are, or remove it from the pool"
+                );
+            }
         }
 
         let mut service = file.service;

@@ -210,11 +210,13 @@ async fn process_status(app: &Arc<App>, webhook: &QueuedWebhook) -> Result<()> {
 }
 
 fn media_items(params: &[(String, String)]) -> Vec<MediaItem> {
+    let message_sid = param(params, "MessageSid");
     let count: usize = param(params, "NumMedia").parse().unwrap_or(0);
     (0..count.min(10))
         .map(|index| MediaItem {
             url: param(params, &format!("MediaUrl{index}")).to_string(),
             content_type: param(params, &format!("MediaContentType{index}")).to_string(),
+            fetch_path: media_fetch_path(message_sid, index),
         })
         .filter(|item| !item.url.is_empty())
         .collect()
@@ -235,7 +237,7 @@ fn event_data(message: &InboundMessage) -> Value {
             json!({
                 "url": item.url,
                 "content_type": item.content_type,
-                "fetch_path": format!("/messages/{}/media/{index}", message.message_sid),
+                "fetch_path": media_fetch_path(&message.message_sid, index),
             })
         })
         .collect();
@@ -247,6 +249,11 @@ fn event_data(message: &InboundMessage) -> Value {
         "num_media": message.media.len(),
         "media": media,
     })
+}
+
+/// The service path that serves one inbound media item (see `media::fetch`).
+fn media_fetch_path(message_sid: &str, index: usize) -> String {
+    format!("/messages/{message_sid}/media/{index}")
 }
 
 /// Reads an inbound message back from its `sms.received` event data.
@@ -261,6 +268,7 @@ pub fn message_from_event(data: &Value) -> Option<InboundMessage> {
                 .map(|item| MediaItem {
                     url: item["url"].as_str().unwrap_or("").to_string(),
                     content_type: item["content_type"].as_str().unwrap_or("").to_string(),
+                    fetch_path: item["fetch_path"].as_str().unwrap_or("").to_string(),
                 })
                 .collect()
         })

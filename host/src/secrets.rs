@@ -14,7 +14,7 @@ pub struct Secret(String);
 impl Secret {
     /// Loads the secret of `field` from exactly one of an environment variable or a file.
     pub fn load(field: &str, env: Option<&str>, file: Option<&Path>, base: &Path) -> Result<Secret> {
-        let value = match (env, file) {
+        let (value, source) = match (env, file) {
             (Some(_), Some(_)) => {
                 bail!("{field}: set auth_token_env or auth_token_file, not both")
             }
@@ -23,7 +23,7 @@ impl Secret {
                  variable that contains it, or auth_token_file to a file that contains it"
             ),
             (Some(variable), None) => match std::env::var(variable) {
-                Ok(value) => value,
+                Ok(value) => (value, format!("{field}.auth_token_env: the environment variable {variable}")),
                 Err(_) => bail!(
                     "{field}.auth_token_env: the environment variable {variable} is not set. Export it \
                      with the account's Auth Token"
@@ -32,7 +32,7 @@ impl Secret {
             (None, Some(path)) => {
                 let path = base.join(path);
                 match std::fs::read_to_string(&path) {
-                    Ok(value) => value,
+                    Ok(value) => (value, format!("{field}.auth_token_file: the file {}", path.display())),
                     Err(err) => bail!("{field}.auth_token_file: cannot read {}: {err}", path.display()),
                 }
             }
@@ -40,7 +40,7 @@ impl Secret {
 
         let value = value.trim().to_string();
         if value.is_empty() {
-            bail!("{field}: the Auth Token is empty. Put the account's Auth Token there");
+            bail!("{source} is empty. Put the account's Auth Token there");
         }
         Ok(Secret(value))
     }

@@ -104,6 +104,7 @@ async fn run_call(app: &Arc<App>, scenario: &Scenario, sandbox: Option<&Sandbox>
 
     let mut runs = Vec::new();
     for (name, node_config, input) in &scenario.nodes {
+        drain(&call_id, &mut events, transcript, started);
         transcript.node_started(name, started.elapsed());
         let run = match app.run_node(&call_id, node_config, input).await {
             Ok(run) => run,

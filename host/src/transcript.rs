@@ -55,6 +55,7 @@ impl Transcript {
     }
 
     pub fn node_started(&mut self, name: &str, elapsed: Duration) {
+        let elapsed = self.call_start.and_then(|start| start.elapsed().ok()).unwrap_or(elapsed);
         if self.json {
             self.object(json!({ "type": "node.started", "node": name, "elapsed_ms": elapsed.as_millis() as u64 }));
         } else {

@@ -33,6 +33,7 @@ pub struct Config {
 
     /// https URLs of media to attach, at most 10. Any media makes the message an MMS.
     #[serde(default)]
+    #[schemars(length(max = 10))]
     pub media_urls: Vec<String>,
 
     /// The recipient: an E.164 number or a `{{variable}}` that contains one. Defaults to the
@@ -55,11 +56,13 @@ pub struct Config {
     /// Seconds to await a reply in `send_and_wait` and `wait` modes: 300 when unset, at most
     /// 86400.
     #[serde(default)]
+    #[schemars(range(min = 1, max = 86400))]
     pub timeout_seconds: Option<u64>,
 
     /// Retries of a send that failed with a 429 or 5xx response from the provider, or that
     /// could not connect: 3 when unset, at most 5.
     #[serde(default)]
+    #[schemars(range(max = 5))]
     pub max_retries: Option<u32>,
 }
 

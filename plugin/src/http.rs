@@ -136,7 +136,23 @@ fn classify(code: ErrorCode) -> HttpError {
         | ErrorCode::DestinationNotFound
         | ErrorCode::DestinationUnavailable
         | ErrorCode::DnsTimeout
-        | ErrorCode::DnsError(_) => HttpError::NotConnected(format!("{code:?}")),
-        other => HttpError::Failed(format!("{other:?}")),
+        | ErrorCode::DnsError(_) => HttpError::NotConnected(describe_code(&code)),
+        other => HttpError::Failed(describe_code(&other)),
+    }
+}
+
+/// A short English description of a `wasi:http` error code.
+fn describe_code(code: &ErrorCode) -> String {
+    match code {
+        ErrorCode::ConnectionRefused => "connection refused".into(),
+        ErrorCode::ConnectionTimeout => "connection timed out".into(),
+        ErrorCode::DestinationNotFound => "destination not found".into(),
+        ErrorCode::DestinationUnavailable => "destination unavailable".into(),
+        ErrorCode::DnsTimeout => "DNS lookup timed out".into(),
+        ErrorCode::DnsError(_) => "DNS lookup failed".into(),
+        ErrorCode::HttpResponseTimeout => "response timed out".into(),
+        ErrorCode::ConnectionTerminated => "connection closed before the response".into(),
+        ErrorCode::TlsCertificateError => "TLS certificate rejected".into(),
+        other => format!("{other:?}"),
     }
 }

@@ -249,7 +249,8 @@ fn post_message(
 
     let response = response.map_err(|err| {
         let reason = if matches!(err, HttpError::Denied) { "request_denied" } else { "provider_unreachable" };
-        Failure::new(reason, err.describe()).with("retries", retry)
+        let message = format!("{} ({}{path}, after {retry} retries)", err.describe(), account.api_base);
+        Failure::new(reason, message).with("retries", retry)
     })?;
     interpret_response(response, &message, chosen, count)
 }
@@ -288,13 +289,19 @@ fn interpret_response(
         Err(_) => Err(Failure::new(
             "provider_error",
             format!(
-                "the provider responded with HTTP {} without an error body: {}",
+                "the provider responded with HTTP {} and no Twilio error body{}",
                 response.status,
-                String::from_utf8_lossy(&response.body).chars().take(200).collect::<String>()
+                body_excerpt(&response.body)
             ),
         )
         .with("status", response.status)),
     }
+}
+
+/// The start of a response body for an error message, or nothing for an empty body.
+fn body_excerpt(body: &[u8]) -> String {
+    let text: String = String::from_utf8_lossy(body).chars().take(200).collect();
+    if text.trim().is_empty() { String::new() } else { format!(": {text}") }
 }
 
 /// Returns a uniform random number in [0, 1) for backoff jitter.

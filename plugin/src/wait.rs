@@ -118,7 +118,7 @@ fn reply(state: &WaitState, message: InboundMessage) -> Outcome {
     let media: Vec<_> = message
         .media
         .iter()
-        .map(|item| json!({ "url": item.url, "content_type": item.content_type }))
+        .map(|item| json!({ "url": item.url, "content_type": item.content_type, "fetch_path": item.fetch_path }))
         .collect();
     done(
         "reply",

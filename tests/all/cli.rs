@@ -111,6 +111,9 @@ fn photo_id_example_takes_reply() {
     assert_eq!(received["num_media"], 1);
     assert_eq!(received["media"][0]["content_type"], "image/jpeg");
     assert!(lines.iter().any(|line| line["type"] == "node.waiting"), "the node waited");
+    let reply = lines.iter().find(|line| line["type"] == "node.transition").unwrap();
+    let fetch_path = reply["output"]["media"][0]["fetch_path"].as_str().expect("the reply names the host path of the photo");
+    assert!(fetch_path.starts_with("/messages/MM") && fetch_path.ends_with("/media/0"), "fetch path {fetch_path}");
 }
 
 #[test]
@@ -162,6 +165,12 @@ fn bad_config_error_names_field() {
         ("[[numbers]]\nnumber = \"555-0100\"\naccount = \"x\"\ntelephony = \"platform\"\n", "numbers[0].number", "555-0100"),
         ("[accounts.a]\nprovider = \"sandbox\"\n[pool]\nnumbers = [\"+14155550101\"]\n", "pool.numbers[0]", "+14155550101"),
         ("[limits]\nmemory_mib = 1\n", "limits.memory_mib", "1"),
+        (
+            "[accounts.a]\nprovider = \"sandbox\"\n[[numbers]]\nnumber = \"+14155550101\"\naccount = \"a\"\ntelephony = \"platform\"\n\
+             a2p = { business_profile = \"approved\", brand = \"rejected\" }\n[pool]\nnumbers = [\"+14155550101\"]\n",
+            "pool.numbers[0]",
+            "A2P",
+        ),
         ("[accounts.a]\nprovider = \"carrier\"\n", "provider", "carrier"),
     ];
     for (text, field, value) in cases {
