@@ -66,7 +66,7 @@ fn start_call(app: &App, call_id: &str) {
     app.start_call(&call).expect("call starts");
 }
 
-/// One SMS per run: instantiate, fill the template, choose the sender, POST to the sandbox.
+/// Measures one SMS per run: instantiate, fill the template, choose the sender, POST to the sandbox.
 async fn bench_sends() {
     let dir = tempfile::tempdir().expect("temporary folder");
     let (app, _sandbox) = start_host(&dir.path().join("bench.db")).await;
@@ -92,7 +92,8 @@ async fn bench_sends() {
     );
 }
 
-/// Many nodes waiting at once: each is a stored row, so memory stays flat.
+/// Measures many nodes waiting at once. Each wait is a stored row, so resident memory should
+/// not grow with their number; the benchmark prints it before and after.
 async fn bench_waits() {
     let dir = tempfile::tempdir().expect("temporary folder");
     let database = dir.path().join("waits.db");

@@ -228,6 +228,7 @@ impl Store {
     }
 
     /// Marks a call ended. Returns false when the call is unknown or already ended.
+    // TODO: delete the call's plugin state some time after it ends; it is kept for now.
     pub fn end_call(&self, call_id: &str) -> Result<bool> {
         let changed = self.db().execute(
             "UPDATE calls SET active = 0, ended_at = ?2 WHERE call_id = ?1 AND active = 1",
