@@ -122,6 +122,9 @@ fn load_plugin(path: Option<&Path>) -> Result<Vec<u8>> {
     }
 }
 
+/// Most characters one message may carry (Twilio's limit for `Body`).
+const MAX_BODY_CHARS: usize = 1600;
+
 fn print_segments(text: &str, json: bool) -> Result<()> {
     let count = smsnode_sms::segments::count(text);
     if json {
@@ -129,6 +132,13 @@ fn print_segments(text: &str, json: bool) -> Result<()> {
     } else {
         let unit = if count.encoding == smsnode_sms::segments::Encoding::Gsm7 { "septets" } else { "UTF-16 code units" };
         println!("{}: {} segment(s), {} {unit}", count.encoding.as_str(), count.segments, count.units);
+        if let Some(character) = smsnode_sms::segments::first_non_gsm7(text) {
+            println!("UCS-2 because GSM-7 cannot encode {character:?} (U+{:04X})", u32::from(character));
+        }
+        let characters = text.chars().count();
+        if characters > MAX_BODY_CHARS {
+            println!("{characters} characters: the SMS node sends at most {MAX_BODY_CHARS} and would take `failed`");
+        }
     }
     Ok(())
 }

@@ -49,6 +49,12 @@ pub struct SegmentCount {
     pub units: u32,
 }
 
+/// Returns the first character GSM-7 cannot encode, which makes the whole text UCS-2, or
+/// `None` for a GSM-7 text.
+pub fn first_non_gsm7(text: &str) -> Option<char> {
+    text.chars().find(|&c| gsm7::septets(c).is_none())
+}
+
 /// Counts the segments that `text` is sent as.
 ///
 /// The text is GSM-7 when every character is in the GSM 03.38 basic or extension table, and
@@ -147,6 +153,12 @@ impl Parts {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn non_gsm7_character_found() {
+        assert_eq!(first_non_gsm7("It’s here"), Some('’'), "a curly apostrophe forces UCS-2");
+        assert_eq!(first_non_gsm7("Ça va"), None, "Ç is in the GSM-7 basic table");
+    }
 
     #[derive(Deserialize)]
     struct Vectors {
