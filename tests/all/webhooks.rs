@@ -258,3 +258,21 @@ async fn events_stream_as_they_arrive() {
     assert!(received.contains("event: call.started"), "the stored events come first");
     assert!(received.contains("on my way"), "the text is in the event");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_body_webhook_accepted() {
+    let host = Harness::start().await;
+    host.call("CA-json", AGENT);
+    let body = serde_json::json!({ "MessageSid": "SMjson0000000000000000000000000000", "From": CALLER, "To": AGENT, "Body": "sent as JSON" })
+        .to_string();
+    let url = format!("{}/webhooks/twilio/sms?bodySHA256={}", host.service_url, signature::body_sha256_hex(body.as_bytes()));
+
+    let signed = signature::compute_json(&host.token("platform"), &url);
+    let (status, _) = post(&url, "application/json", body.clone().into_bytes(), Some(&signed)).await;
+    assert_eq!(status, 200, "a JSON body signed over its bodySHA256 URL");
+    host.eventually("the JSON message joins the call", || !events_of(&host, "CA-json", "sms.received").is_empty()).await;
+
+    let tampered = body.replace("sent as JSON", "changed in transit");
+    let (status, _) = post(&url, "application/json", tampered.into_bytes(), Some(&signed)).await;
+    assert_eq!(status, 403, "a body that does not match bodySHA256");
+}
