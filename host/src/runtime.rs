@@ -4,7 +4,7 @@
 
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -99,7 +99,6 @@ pub struct Runtime {
     /// One permit per pooled instance, so runs beyond `limits.concurrent_runs` wait their turn
     /// instead of failing to instantiate.
     permits: tokio::sync::Semaphore,
-    ticker: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 impl Runtime {
@@ -119,7 +118,8 @@ impl Runtime {
         .map_err(anyhow::Error::from)
         .context("the plugin does not export the smsnode:node/node interface")?;
 
-        let ticker = start_epoch_ticker(&engine);
+        // The ticker thread holds only a weak engine reference and ends once the engine is gone.
+        start_epoch_ticker(&engine)?;
         Ok(Runtime {
             engine,
             pre,
@@ -127,7 +127,6 @@ impl Runtime {
             policy,
             component_hash,
             permits: tokio::sync::Semaphore::new(limits.concurrent_runs as usize),
-            ticker: Mutex::new(Some(ticker)),
         })
     }
 
@@ -224,15 +223,6 @@ impl Runtime {
             return RunError::TimeLimit(self.limits.run_timeout_ms);
         }
         RunError::Trap(format!("{error:#}"))
-    }
-}
-
-impl Drop for Runtime {
-    fn drop(&mut self) {
-        // The ticker holds only a weak engine reference and stops once the engine is gone.
-        if let Ok(mut ticker) = self.ticker.lock() {
-            ticker.take();
-        }
     }
 }
 
@@ -334,7 +324,7 @@ pub fn default_cache_dir() -> Option<PathBuf> {
 }
 
 /// Advances the engine's epoch every tick until the engine is dropped.
-fn start_epoch_ticker(engine: &Engine) -> std::thread::JoinHandle<()> {
+fn start_epoch_ticker(engine: &Engine) -> Result<()> {
     let weak = engine.weak();
     std::thread::Builder::new()
         .name("smsnode-epoch".into())
@@ -345,5 +335,6 @@ fn start_epoch_ticker(engine: &Engine) -> std::thread::JoinHandle<()> {
                 std::thread::sleep(EPOCH_TICK);
             }
         })
-        .expect("cannot start the epoch thread")
+        .context("cannot start the epoch thread")?;
+    Ok(())
 }
