@@ -198,11 +198,16 @@ impl App {
         };
         let call_id = wait.call_id.clone();
 
+        // A wait renewed after a message must not be resumed by that same message again.
+        let after_event_id = match &event {
+            ResumeEvent::Message(message) => self.store.received_event_id(&call_id, &message.message_sid)?.unwrap_or(wait.after_event_id),
+            _ => wait.after_event_id,
+        };
         let report = self.runtime.resume(self.node_host(call), &wait.node_config, &wait.state, event).await;
         match report {
             Ok(report) => {
                 self.store.delete_wait(run_id)?;
-                self.settle(run_id, &call_id, &wait.node_config, wait.after_event_id, report.result).await?;
+                self.settle(run_id, &call_id, &wait.node_config, after_event_id, report.result).await?;
             }
             Err(RunError::Host(error)) => {
                 // A host fault, such as a database error, leaves the wait for the next event or

@@ -10,6 +10,9 @@ use crate::bindings::smsnode::node::{accounts, call, log, numbers, state, types}
 use crate::config::{self, HostConfig};
 use crate::store::{CallRecord, Direction, Store};
 
+/// Event kinds only the host appends.
+const RESERVED_EVENT_PREFIXES: &[&str] = &["call.", "node.", "sms.received", "sms.status"];
+
 /// Host state of one node run: the call, the configuration and the store that its imports read
 /// and write.
 pub struct NodeHost {
@@ -63,6 +66,11 @@ impl call::Host for NodeHost {
     }
 
     fn append_event(&mut self, kind: String, data: String) -> Result<()> {
+        // Only the host records what it witnessed: calls, node transitions, inbound texts and
+        // delivery statuses. A plugin forging one could fake a reply or a status.
+        if RESERVED_EVENT_PREFIXES.iter().any(|prefix| kind.starts_with(prefix)) {
+            anyhow::bail!("the plugin may not append a `{kind}` event: call.*, node.*, sms.received and sms.status are recorded by the host");
+        }
         let data = serde_json::from_str(&data).unwrap_or(Value::String(data));
         if kind == "sms.sent" {
             self.register_sent_message(&data)?;

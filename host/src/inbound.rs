@@ -169,6 +169,11 @@ fn route(app: &App, message: &InboundMessage) -> Result<Routing> {
             return Ok(Routing::Call(call.call_id));
         }
     }
+
+    // A reply from someone other than the caller, to a number an active call texted them from.
+    if let Some(call_id) = app.store.active_call_that_texted(&message.recipient, &message.sender)? {
+        return Ok(Routing::Call(call_id));
+    }
     Ok(Routing::NoActiveCall)
 }
 

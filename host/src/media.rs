@@ -33,7 +33,7 @@ pub async fn fetch(State(app): State<Arc<App>>, Path((message_sid, index)): Path
         return Err(ApiError::new(StatusCode::NOT_FOUND, format!("message {message_sid} has no media item {index}")));
     };
 
-    let (content_type, bytes) = fetch_media(&app, &url).await.map_err(|error| {
+    let (content_type, bytes) = fetch_media(&app, &message.to, &url).await.map_err(|error| {
         tracing::warn!(message_sid, index, error = %format!("{error:#}"), "media fetch failed");
         ApiError::new(StatusCode::BAD_GATEWAY, format!("fetching media failed: {error:#}"))
     })?;
@@ -41,18 +41,22 @@ pub async fn fetch(State(app): State<Arc<App>>, Path((message_sid, index)): Path
     Ok(([(header::CONTENT_TYPE, content_type)], bytes).into_response())
 }
 
-/// Fetches one media item with its account's credentials, following redirects.
-pub async fn fetch_media(app: &App, url: &str) -> anyhow::Result<(String, Bytes)> {
+/// Fetches one media item of a message to `recipient` with the credentials of the account that
+/// owns that number, following redirects. Only that account's message media is fetched.
+pub async fn fetch_media(app: &App, recipient: &str, url: &str) -> anyhow::Result<(String, Bytes)> {
     let mut uri: Uri = url.parse()?;
     let account = app
         .config
-        .accounts
-        .values()
-        .find(|account| {
-            !account.api_base.is_empty()
-                && url.starts_with(&format!("{}/2010-04-01/Accounts/{}/", account.api_base, account.account_sid))
-        })
-        .ok_or_else(|| anyhow::anyhow!("{url} is not under a configured account's API, so it was not fetched"))?;
+        .numbers
+        .get(recipient)
+        .and_then(|number| app.config.accounts.get(&number.account))
+        .ok_or_else(|| anyhow::anyhow!("{recipient} is not a configured number, so no account's credentials apply"))?;
+    let messages_prefix = format!("{}/2010-04-01/Accounts/{}/Messages/", account.api_base, account.account_sid);
+    anyhow::ensure!(
+        !account.api_base.is_empty() && url.starts_with(&messages_prefix) && !url.contains(".."),
+        "{url} is not message media of account `{}`, so it is not fetched",
+        account.name
+    );
     let credentials = base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", account.account_sid, account.auth_token.expose()));
     let origin = origin_of(&uri);
 

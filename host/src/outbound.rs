@@ -55,14 +55,14 @@ impl OutboundPolicy {
     }
 
     /// Decides whether a request to `uri` may leave.
-    pub fn decide(&self, uri: &Uri) -> Decision {
-        match self.matching_rule(uri) {
+    pub fn decide(&self, method: &http::Method, uri: &Uri) -> Decision {
+        match self.matching_rule(method, uri) {
             Ok(rule) => Decision::Allow { account: rule.account.clone() },
             Err(reason) => Decision::Deny { reason },
         }
     }
 
-    fn matching_rule(&self, uri: &Uri) -> Result<&Rule, String> {
+    fn matching_rule(&self, method: &http::Method, uri: &Uri) -> Result<&Rule, String> {
         let scheme = uri.scheme_str().unwrap_or("");
         let Some(authority) = uri.authority() else {
             return Err(format!("{uri} has no host"));
@@ -74,10 +74,16 @@ impl OutboundPolicy {
             return Err(format!("{uri} has a dot segment or an encoded separator in its path"));
         }
 
-        self.rules
+        let rule = self
+            .rules
             .iter()
             .find(|rule| rule.scheme == scheme && rule.authority == authority && path.starts_with(&rule.path_prefix))
-            .ok_or_else(|| format!("no configured account allows {scheme}://{authority}{path}"))
+            .ok_or_else(|| format!("no configured account allows {scheme}://{authority}{path}"))?;
+        let resource = &path[rule.path_prefix.len()..];
+        if !allowed_message_call(method, resource) {
+            return Err(format!("{method} {path} is not a message send or fetch, the only calls a plugin may make"));
+        }
+        Ok(rule)
     }
 
     fn options(&self) -> RequestOptions {
@@ -102,6 +108,21 @@ fn rule_for(account: &Account) -> Option<Rule> {
         path_prefix: format!("/2010-04-01/Accounts/{}/", account.account_sid),
         authorization: Secret::new(format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(credentials))),
     })
+}
+
+/// Returns whether a request under an account's path is one a plugin may make: creating a
+/// message, or fetching one message. Other resources (API keys, phone numbers, the message
+/// list) could leak credentials or other calls' messages, so they are denied.
+fn allowed_message_call(method: &http::Method, resource: &str) -> bool {
+    if *method == http::Method::POST {
+        return resource == "Messages.json";
+    }
+    if *method == http::Method::GET
+        && let Some(sid) = resource.strip_prefix("Messages/").and_then(|rest| rest.strip_suffix(".json"))
+    {
+        return !sid.is_empty() && sid.bytes().all(|byte| byte.is_ascii_alphanumeric());
+    }
+    false
 }
 
 /// Returns whether a path could step outside its prefix once a server normalizes it.
@@ -158,7 +179,7 @@ impl WasiHttpHooks for OutboundHooks {
         _response_done: Box<dyn Future<Output = Result<(), HttpError>> + Send>,
     ) -> SendFuture {
         let uri = request.uri().clone();
-        let rule = match self.policy.matching_rule(&uri) {
+        let rule = match self.policy.matching_rule(request.method(), &uri) {
             Ok(rule) => rule.clone(),
             Err(reason) => {
                 tracing::warn!(uri = %uri, %reason, "outgoing request denied");
@@ -200,15 +221,19 @@ mod tests {
         OutboundPolicy::from_config(&HostConfig::parse(&text, &dir).unwrap())
     }
 
-    fn decide(url: &str) -> Decision {
-        policy().decide(&url.parse().unwrap())
+    fn decide(method: http::Method, url: &str) -> Decision {
+        policy().decide(&method, &url.parse().unwrap())
     }
 
     #[test]
     fn account_messages_path_allowed() {
         let allowed = Decision::Allow { account: "main".into() };
-        assert_eq!(decide(&format!("https://api.twilio.com/2010-04-01/Accounts/{SID}/Messages.json")), allowed);
-        assert_eq!(decide(&format!("https://API.twilio.com:443/2010-04-01/Accounts/{SID}/Messages/SM1.json")), allowed, "host case and default port");
+        assert_eq!(decide(http::Method::POST, &format!("https://api.twilio.com/2010-04-01/Accounts/{SID}/Messages.json")), allowed);
+        assert_eq!(
+            decide(http::Method::GET, &format!("https://API.twilio.com:443/2010-04-01/Accounts/{SID}/Messages/SM1.json")),
+            allowed,
+            "one message, host case and default port"
+        );
     }
 
     #[test]
@@ -221,10 +246,16 @@ mod tests {
             format!("https://api.twilio.com/2010-04-01/Accounts/{SID}/../AC1/Messages.json"),
             format!("https://api.twilio.com/2010-04-01/Accounts/{SID}/%2E%2E/AC1/Messages.json"),
             format!("https://api.twilio.com/2010-04-01/Accounts/{SID}"),
+            format!("https://api.twilio.com/2010-04-01/Accounts/{SID}/Keys.json"),
+            format!("https://api.twilio.com/2010-04-01/Accounts/{SID}/IncomingPhoneNumbers/PN1.json"),
         ];
         for url in denied {
-            assert!(matches!(decide(&url), Decision::Deny { .. }), "{url} is denied");
+            assert!(matches!(decide(http::Method::POST, &url), Decision::Deny { .. }), "POST {url} is denied");
         }
+        let list = format!("https://api.twilio.com/2010-04-01/Accounts/{SID}/Messages.json");
+        assert!(matches!(decide(http::Method::GET, &list), Decision::Deny { .. }), "listing every message is denied");
+        let delete = format!("https://api.twilio.com/2010-04-01/Accounts/{SID}/Messages/SM1.json");
+        assert!(matches!(decide(http::Method::DELETE, &delete), Decision::Deny { .. }), "deleting a message is denied");
     }
 
     #[test]

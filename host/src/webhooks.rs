@@ -19,7 +19,7 @@ const EMPTY_TWIML: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><
 
 /// `POST /webhooks/twilio/sms`: an inbound SMS or MMS.
 pub async fn inbound_sms(State(app): State<Arc<App>>, uri: axum::http::Uri, headers: HeaderMap, body: Bytes) -> Response {
-    let params = match verified_params(&app, &uri, &headers, &body, &["MessageSid", "From", "To"]) {
+    let params = match verified_params(&app, &uri, &headers, &body, &["MessageSid", "From", "To"], "To") {
         Ok(params) => params,
         Err(rejection) => return rejection,
     };
@@ -38,7 +38,7 @@ pub async fn inbound_sms(State(app): State<Arc<App>>, uri: axum::http::Uri, head
 
 /// `POST /webhooks/twilio/status`: a delivery status change of an outbound message.
 pub async fn status_callback(State(app): State<Arc<App>>, uri: axum::http::Uri, headers: HeaderMap, body: Bytes) -> Response {
-    let params = match verified_params(&app, &uri, &headers, &body, &["MessageSid", "MessageStatus"]) {
+    let params = match verified_params(&app, &uri, &headers, &body, &["MessageSid", "MessageStatus"], "From") {
         Ok(params) => params,
         Err(rejection) => return rejection,
     };
@@ -77,6 +77,7 @@ fn verified_params(
     headers: &HeaderMap,
     body: &[u8],
     required: &[&str],
+    owned_number: &str,
 ) -> Result<Vec<(String, String)>, Response> {
     let Some(public_url) = app.config.service.public_url.as_deref() else {
         tracing::error!("webhook received, but service.public_url is not set");
@@ -105,12 +106,12 @@ fn verified_params(
         .config
         .accounts
         .values()
-        .filter(|account| account_sid.is_empty() || account.account_sid == account_sid)
+        .filter(|account| (account_sid.is_empty() && is_json) || account.account_sid == account_sid)
         .collect();
     if candidates.is_empty() {
         return Err(reject(StatusCode::FORBIDDEN, "AccountSid matches no configured account"));
     }
-    let valid = candidates.iter().any(|account| {
+    let signer = candidates.into_iter().find(|account| {
         let token = account.auth_token.expose();
         if is_json {
             signature::validate_json(token, &url, body, signature_header)
@@ -118,8 +119,17 @@ fn verified_params(
             signature::validate(token, &url, &params, signature_header)
         }
     });
-    if !valid {
+    let Some(signer) = signer else {
         return Err(reject(StatusCode::FORBIDDEN, "invalid X-Twilio-Signature"));
+    };
+
+    // An account may only speak for its own numbers: a customer who knows their own Auth
+    // Token must not forge texts to, or statuses of, another account's number.
+    let number = param(&params, owned_number);
+    if let Some(entry) = app.config.numbers.get(number)
+        && entry.account != signer.name
+    {
+        return Err(reject(StatusCode::FORBIDDEN, "the signing account does not own the number"));
     }
 
     if let Some(missing) = required.iter().find(|name| param(&params, name).is_empty()) {

@@ -1,7 +1,7 @@
 //! Sending one SMS or MMS: fill the template, check the recipient, limits, sender and opt-out,
 //! then POST it to the provider's Messages API with bounded retries.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::json;
 use smsnode_sms::retry::{Backoff, is_retryable_status};
@@ -20,6 +20,9 @@ use crate::sender::{self, ChosenSender};
 
 /// Maximum body length of one message, in characters (Twilio's limit for `Body`).
 pub const MAX_BODY_CHARS: usize = 1600;
+/// Time after the first attempt within which a retry may start. It stays below the host's
+/// default 30 s run limit, so a slow provider ends in `failed` rather than a stopped run.
+const RETRY_WINDOW: Duration = Duration::from_secs(15);
 /// Twilio's error code for a recipient who replied STOP to the sender.
 const OPTED_OUT_ERROR_CODE: u32 = 21610;
 
@@ -225,6 +228,7 @@ fn post_message(
     let form = message.to_form();
 
     let backoff = Backoff { max_retries, ..Backoff::default() };
+    let started = Instant::now();
     let mut retry = 0;
     let response = loop {
         let result = http::post_form(&account.api_base, &path, form.as_bytes());
@@ -233,11 +237,12 @@ fn post_message(
             Err(HttpError::NotConnected(_)) => true,
             Err(_) => false,
         };
-        if !retryable || retry >= backoff.max_retries {
+        let delay = backoff.delay_ms(retry, jitter());
+        let out_of_time = started.elapsed() + Duration::from_millis(delay) > RETRY_WINDOW;
+        if !retryable || retry >= backoff.max_retries || out_of_time {
             break result;
         }
 
-        let delay = backoff.delay_ms(retry, jitter());
         let cause = match &result {
             Ok(response) => format!("status {}", response.status),
             Err(err) => err.describe(),

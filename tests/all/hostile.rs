@@ -58,8 +58,9 @@ impl HostileHost {
         Ok(run.output.unwrap()["result"].as_str().unwrap().to_string())
     }
 
+    /// The path of one message of the platform account, which a plugin may fetch.
     fn account_path(&self) -> String {
-        format!("/2010-04-01/Accounts/{}/Messages.json", self.app.config.accounts["platform"].account_sid)
+        format!("/2010-04-01/Accounts/{}/Messages/SM00000000000000000000000000000000.json", self.app.config.accounts["platform"].account_sid)
     }
 }
 
@@ -84,6 +85,8 @@ async fn other_account_path_denied() {
         format!("/2010-04-01/Accounts/{sid}/../AC00000000000000000000000000000000/Messages.json"),
         format!("/2010-04-01/Accounts/{sid}/%2e%2e/Messages.json"),
         "/healthz".to_string(),
+        format!("/2010-04-01/Accounts/{sid}/Messages.json"),
+        format!("/2010-04-01/Accounts/{sid}/Keys.json"),
     ];
     for path in paths {
         let result = host.run(json!({ "action": "request", "authority": authority, "path": path })).await.unwrap();
@@ -99,7 +102,8 @@ async fn allowed_request_gets_credentials() {
     let config = json!({ "action": "request", "authority": host.sandbox.addr().to_string(), "path": host.account_path() });
     let result = host.run(config).await.unwrap();
 
-    assert_eq!(result, "status:200", "the host added the account's Basic auth");
+    // The sandbox has no such message: 404 with valid credentials, 401 without them.
+    assert_eq!(result, "status:404", "the host added the account's Basic auth");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -130,4 +134,15 @@ async fn memory_bomb_stopped() {
 
     assert!(matches!(error, RunError::MemoryLimit(32)), "got {error}");
     assert_eq!(host.run(json!({ "action": "ok" })).await.unwrap(), "ok", "the next run works");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_host_event_rejected() {
+    let host = start().await;
+
+    let error = host.run(json!({ "action": "forge-event" })).await.expect_err("the forged event stops the run");
+
+    assert!(matches!(&error, RunError::Trap(message) if message.contains("may not append")), "got {error}");
+    let events = host.app.store.events("CA-hostile", 0).unwrap();
+    assert!(events.iter().all(|event| event.kind != "sms.received"), "no forged reply stored");
 }

@@ -128,3 +128,24 @@ async fn timeout_fires_after_restart() {
     let done = host.finished(&run.run_id).await;
     assert_eq!(done.transition.as_deref(), Some("timeout"), "the overdue wait fires at start-up");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reply_from_other_recipient() {
+    let host = Harness::start().await;
+    host.call("CA-other", AGENT);
+    let spouse = "+13125550188";
+
+    let run = host.run("CA-other", json!({ "mode": "send_and_wait", "body": "Can you confirm?", "to": spouse })).await;
+    host.sandbox.script_inbound(InboundScript {
+        account_sid: host.account_sid("platform"),
+        from: spouse.into(),
+        to: AGENT.into(),
+        body: "Confirmed".into(),
+        media: vec![],
+        delay: Duration::from_millis(50),
+    });
+    let done = host.finished(&run.run_id).await;
+
+    assert_eq!(done.transition.as_deref(), Some("reply"), "a reply from the texted number joins the call");
+    assert_eq!(done.output.unwrap()["from"], spouse);
+}

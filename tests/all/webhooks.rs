@@ -276,3 +276,22 @@ async fn json_body_webhook_accepted() {
     let (status, _) = post(&url, "application/json", tampered.into_bytes(), Some(&signed)).await;
     assert_eq!(status, 403, "a body that does not match bodySHA256");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn account_cannot_sign_for_another() {
+    let host = Harness::start().await;
+    host.call("CA-forge", AGENT);
+
+    // The clinic account signs correctly, but AGENT belongs to the platform account.
+    let clinic = host.account_sid("clinic");
+    let params = inbound(&clinic, "SMforge000000000000000000000000000", CALLER, AGENT, "STOP");
+    let (status, _) = host.post_form("/webhooks/twilio/sms", &params, &host.token("clinic"), None).await;
+    assert_eq!(status, 403);
+
+    let form_without_account = vec![("MessageSid", "SMforge100000000000000000000000000"), ("From", CALLER), ("To", AGENT), ("Body", "STOP")];
+    let (status, _) = host.post_form("/webhooks/twilio/sms", &form_without_account, &host.token("platform"), None).await;
+    assert_eq!(status, 403, "a form must name its account");
+
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert!(!host.app.store.opted_out(AGENT, CALLER).unwrap(), "nobody was opted out");
+}

@@ -137,6 +137,17 @@ impl Store {
         Ok(waits)
     }
 
+    /// Returns the id of the `sms.received` event of a message in a call.
+    pub fn received_event_id(&self, call_id: &str, message_sid: &str) -> Result<Option<i64>> {
+        let db = self.db();
+        db.query_row(
+            "SELECT MAX(id) FROM call_events WHERE call_id = ?1 AND kind = 'sms.received' AND json_extract(data, '$.message_sid') = ?2",
+            [call_id, message_sid],
+            |row| row.get(0),
+        )
+        .map_err(Into::into)
+    }
+
     /// Returns every unclaimed wait.
     pub fn unclaimed_waits(&self) -> Result<Vec<WaitRecord>> {
         let db = self.db();

@@ -40,7 +40,8 @@ impl Store {
         self.db().execute(
             "INSERT INTO messages (message_sid, call_id, direction, sender, recipient, status, updated_at)
              VALUES (?1, ?2, 'outbound', ?3, ?4, ?5, ?6)
-             ON CONFLICT (message_sid) DO UPDATE SET call_id = excluded.call_id, sender = excluded.sender, recipient = excluded.recipient",
+             ON CONFLICT (message_sid) DO UPDATE SET call_id = excluded.call_id, sender = excluded.sender, recipient = excluded.recipient
+             WHERE messages.call_id IS NULL OR messages.call_id = excluded.call_id",
             params![message_sid, call_id, sender, recipient, status, now()],
         )?;
         Ok(())
@@ -72,11 +73,11 @@ impl Store {
         };
         mark_processed(&transaction, webhook_id, &outcome)?;
         transaction.commit()?;
-        drop(db);
-
+        // Published before the lock is released, so subscribers see events in id order.
         if let Some(event) = &event {
             self.publish(event);
         }
+        drop(db);
         Ok((change, event))
     }
 
@@ -93,11 +94,11 @@ impl Store {
         };
         mark_processed(&transaction, webhook_id, &record.routing)?;
         transaction.commit()?;
-        drop(db);
-
+        // Published before the lock is released, so subscribers see events in id order.
         if let Some(event) = &event {
             self.publish(event);
         }
+        drop(db);
         Ok(event)
     }
 
@@ -123,6 +124,20 @@ impl Store {
         let mut statement = db.prepare("SELECT DISTINCT sender FROM messages WHERE call_id = ?1")?;
         let senders = statement.query_map([call_id], |row| row.get(0))?.collect::<Result<Vec<String>, _>>()?;
         Ok(senders)
+    }
+
+    /// Returns the newest active call that sent a message from `sender` to `recipient`.
+    pub fn active_call_that_texted(&self, sender: &str, recipient: &str) -> Result<Option<String>> {
+        let db = self.db();
+        db.query_row(
+            "SELECT messages.call_id FROM messages JOIN calls ON calls.call_id = messages.call_id
+             WHERE messages.sender = ?1 AND messages.recipient = ?2 AND calls.active = 1
+             ORDER BY messages.updated_at DESC LIMIT 1",
+            [sender, recipient],
+            |row| row.get(0),
+        )
+        .optional()
+        .map_err(Into::into)
     }
 
     /// Stores an accepted webhook. Returns false for a duplicate (the same `dedupe_key`, such as

@@ -262,8 +262,11 @@ impl Store {
 
     /// Appends an event to a call's conversation and broadcasts it to subscribers.
     pub fn append_event(&self, call_id: &str, kind: &str, data: &Value) -> Result<CallEvent> {
-        let event = insert_event(&self.db(), call_id, kind, data)?;
+        let db = self.db();
+        let event = insert_event(&db, call_id, kind, data)?;
+        // Published before the lock is released, so subscribers see events in id order.
         self.publish(&event);
+        drop(db);
         Ok(event)
     }
 

@@ -1,6 +1,7 @@
 //! A node plugin that misbehaves on request, so tests can prove the host contains it. It calls
 //! a URL no account allows, sets its own `Authorization` header, loops forever, or allocates
-//! without bound. The configuration's `action` picks the misbehaviour.
+//! without bound, or forges an event only the host records. The configuration's `action`
+//! picks the misbehaviour.
 
 mod bindings {
     wit_bindgen::generate!({
@@ -37,6 +38,10 @@ impl Guest for Hostile {
             "authorization" => request(&field(&config, "authority"), &field(&config, "path"), true),
             "loop" => endless_loop(),
             "memory" => memory_bomb(),
+            "forge-event" => {
+                bindings::smsnode::node::call::append_event("sms.received", "{\"body\":\"YES\"}");
+                "forged".to_string()
+            }
             _ => "ok".to_string(),
         };
         Ok(RunResult::Done(Outcome { transition: "done".into(), output: format!("{{\"result\":\"{output}\"}}") }))
