@@ -56,11 +56,26 @@ pub struct ServiceConfig {
     /// The SQLite database that stores calls, messages, waits and state.
     #[serde(default = "default_database")]
     pub database: PathBuf,
+    /// An environment variable with the Bearer token the calls API requires.
+    pub api_token_env: Option<String>,
+    /// A file with the Bearer token the calls API requires.
+    pub api_token_file: Option<PathBuf>,
+    /// The token the calls API requires, when one of the two above is set. Webhooks and
+    /// `/healthz` need none.
+    #[serde(skip)]
+    pub api_token: Option<Secret>,
 }
 
 impl Default for ServiceConfig {
     fn default() -> Self {
-        ServiceConfig { listen: default_listen(), public_url: None, database: default_database() }
+        ServiceConfig {
+            listen: default_listen(),
+            public_url: None,
+            database: default_database(),
+            api_token_env: None,
+            api_token_file: None,
+            api_token: None,
+        }
     }
 }
 
@@ -302,6 +317,7 @@ impl HostConfig {
             check_public_url(url)?;
             service.public_url = Some(url.trim_end_matches('/').to_string());
         }
+        service.api_token = load_api_token(&service, base)?;
         check_limits(&file.limits)?;
 
         Ok(HostConfig {
@@ -333,6 +349,26 @@ impl HostConfig {
     pub fn status_callback_url(&self) -> Option<String> {
         self.service.public_url.as_ref().map(|url| format!("{url}/webhooks/twilio/status"))
     }
+}
+
+/// Reads the calls API's Bearer token from `service.api_token_env` or `service.api_token_file`.
+fn load_api_token(service: &ServiceConfig, base: &Path) -> Result<Option<Secret>> {
+    let value = match (&service.api_token_env, &service.api_token_file) {
+        (None, None) => return Ok(None),
+        (Some(_), Some(_)) => bail!("service: set api_token_env or api_token_file, not both"),
+        (Some(variable), None) => std::env::var(variable).map_err(|_| {
+            anyhow::anyhow!("service.api_token_env: the environment variable {variable} is not set. Export it with the token API clients send")
+        })?,
+        (None, Some(path)) => {
+            let path = base.join(path);
+            std::fs::read_to_string(&path).with_context(|| format!("service.api_token_file: cannot read {}", path.display()))?
+        }
+    };
+    let value = value.trim().to_string();
+    if value.len() < 16 {
+        bail!("service: the API token has {} characters. Use at least 16 random characters", value.len());
+    }
+    Ok(Some(Secret::new(value)))
 }
 
 fn resolve_account(name: &str, account: AccountFile, base: &Path) -> Result<Account> {

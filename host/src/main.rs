@@ -166,6 +166,10 @@ async fn serve(config_path: &Path, listen: Option<String>, plugin: &[u8], cache_
         None
     };
 
+    let loopback = listener.local_addr().map(|addr| addr.ip().is_loopback()).unwrap_or(false);
+    if !loopback && config.service.api_token.is_none() {
+        tracing::warn!(%listen, "the calls API is reachable beyond this machine without a token; set service.api_token_env or service.api_token_file");
+    }
     let store = Store::open(&config.service.database)?;
     let app = App::start(config, store, plugin, cache_dir).await?;
     tracing::info!(%local_url, "smsnode serving");

@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use sha2::Digest;
 use tokio::net::TcpListener;
 
 use crate::app::App;
@@ -39,7 +40,33 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/webhooks/twilio/sms", post(webhooks::inbound_sms))
         .route("/webhooks/twilio/status", post(webhooks::status_callback))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn_with_state(app.clone(), require_api_token))
         .with_state(app)
+}
+
+/// Requires `Authorization: Bearer <service.api_token>` on every route but `/healthz` and the
+/// webhooks (which Twilio signs), when the configuration sets a token.
+async fn require_api_token(State(app): State<Arc<App>>, request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let Some(token) = &app.config.service.api_token else {
+        return next.run(request).await;
+    };
+    let path = request.uri().path();
+    if path == "/healthz" || path.starts_with("/webhooks/") {
+        return next.run(request).await;
+    }
+
+    let presented = request
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "));
+    // Comparing digests keeps the comparison's timing independent of the token's characters.
+    let digest = |text: &str| sha2::Sha256::digest(text.as_bytes());
+    if presented.is_some_and(|presented| digest(presented) == digest(token.expose())) {
+        return next.run(request).await;
+    }
+    tracing::warn!(path, "calls API request without a valid Bearer token");
+    ApiError::new(StatusCode::UNAUTHORIZED, "missing or invalid Bearer token. Send Authorization: Bearer <the configured API token>").into_response()
 }
 
 /// Serves the routes on `listener` until the process stops.

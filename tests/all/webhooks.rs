@@ -295,3 +295,29 @@ async fn account_cannot_sign_for_another() {
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     assert!(!host.app.store.opted_out(AGENT, CALLER).unwrap(), "nobody was opted out");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_token_guards_calls_api() {
+    let dir = tempfile::tempdir().unwrap();
+    let token_path = dir.path().join("api-token");
+    std::fs::write(&token_path, "0123456789abcdef-api-token").unwrap();
+    let config = format!("[service]\napi_token_file = {:?}\n{}", token_path.to_str().unwrap(), base_config());
+    let host = Harness::start_with(&config).await;
+    host.call("CA-token", AGENT);
+
+    let (status, _, _) = get(&format!("{}/calls/CA-token/events", host.service_url)).await;
+    assert_eq!(status, 401, "no token");
+    let request = http::Request::get(format!("{}/calls/CA-token/events", host.service_url))
+        .header("authorization", "Bearer 0123456789abcdef-api-token")
+        .body(bytes::Bytes::new())
+        .unwrap();
+    let response = smsnode_host::client::send(request, std::time::Duration::from_secs(5), 1 << 20).await.unwrap();
+    assert_eq!(response.status, 200, "the configured token");
+
+    let (status, _, _) = get(&format!("{}/healthz", host.service_url)).await;
+    assert_eq!(status, 200, "the health check needs no token");
+    let account_sid = host.account_sid("platform");
+    let params = inbound(&account_sid, "SMtoken00000000000000000000000000", CALLER, AGENT, "hi");
+    let (status, _) = host.post_form("/webhooks/twilio/sms", &params, &host.token("platform"), None).await;
+    assert_eq!(status, 200, "webhooks are signed, not token-guarded");
+}
