@@ -256,7 +256,7 @@ fn event_data(message: &InboundMessage) -> Value {
     })
 }
 
-/// The service path that serves one inbound media item (see `media::fetch`).
+/// Returns the service path that serves one inbound media item (see `media::fetch`).
 fn media_fetch_path(message_sid: &str, index: usize) -> String {
     format!("/messages/{message_sid}/media/{index}")
 }

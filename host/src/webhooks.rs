@@ -123,8 +123,8 @@ fn verified_params(
         return Err(reject(StatusCode::FORBIDDEN, "invalid X-Twilio-Signature"));
     };
 
-    // An account may only speak for its own numbers: a customer who knows their own Auth
-    // Token must not forge texts to, or statuses of, another account's number.
+    // An account may only sign for its own numbers, so a customer holding their own Auth Token
+    // cannot forge texts to, or statuses of, another account's number.
     let number = param(&params, owned_number);
     if let Some(entry) = app.config.numbers.get(number)
         && entry.account != signer.name

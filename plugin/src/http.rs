@@ -141,7 +141,7 @@ fn classify(code: ErrorCode) -> HttpError {
     }
 }
 
-/// A short English description of a `wasi:http` error code.
+/// Describes a `wasi:http` error code in a few English words.
 fn describe_code(code: &ErrorCode) -> String {
     match code {
         ErrorCode::ConnectionRefused => "connection refused".into(),

@@ -303,7 +303,7 @@ fn interpret_response(
     }
 }
 
-/// The start of a response body for an error message, or nothing for an empty body.
+/// Returns the start of a response body for an error message, or nothing for an empty body.
 fn body_excerpt(body: &[u8]) -> String {
     let text: String = String::from_utf8_lossy(body).chars().take(200).collect();
     if text.trim().is_empty() { String::new() } else { format!(": {text}") }

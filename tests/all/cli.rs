@@ -113,7 +113,8 @@ fn photo_id_example_takes_reply() {
     assert!(lines.iter().any(|line| line["type"] == "node.waiting"), "the node waited");
     let reply = lines.iter().find(|line| line["type"] == "node.transition").unwrap();
     let fetch_path = reply["output"]["media"][0]["fetch_path"].as_str().expect("the reply names the host path of the photo");
-    assert!(fetch_path.starts_with("/messages/MM") && fetch_path.ends_with("/media/0"), "fetch path {fetch_path}");
+    assert!(fetch_path.starts_with("/messages/MM"), "fetch path {fetch_path} names the MMS");
+    assert!(fetch_path.ends_with("/media/0"), "fetch path {fetch_path} names the first item");
 }
 
 #[test]

@@ -58,7 +58,7 @@ impl HostileHost {
         Ok(run.output.unwrap()["result"].as_str().unwrap().to_string())
     }
 
-    /// The path of one message of the platform account, which a plugin may fetch.
+    /// Returns the path of one message of the platform account, which a plugin may fetch.
     fn account_path(&self) -> String {
         format!("/2010-04-01/Accounts/{}/Messages/SM00000000000000000000000000000000.json", self.app.config.accounts["platform"].account_sid)
     }

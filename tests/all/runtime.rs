@@ -1,5 +1,5 @@
-//! The runtime's compiled-code cache: the first start compiles the component and stores it,
-//! keyed by the component's hash and the engine; the next start loads it.
+//! The runtime's compiled-code cache. The first start compiles the component and stores it,
+//! keyed by the component's hash and the engine, and the next start loads it.
 
 use std::sync::Arc;
 
