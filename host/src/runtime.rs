@@ -20,7 +20,7 @@ use crate::config::Limits;
 use crate::imports::NodeHost;
 use crate::outbound::{Denial, OutboundHooks, OutboundPolicy};
 
-/// Interval at which the engine's epoch advances. The wall-clock limit is counted in these ticks.
+/// Interval at which the engine's epoch advances. Running guest code yields at every tick.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
 
 /// Reason a run did not produce a result.
@@ -192,12 +192,12 @@ impl Runtime {
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limiter);
-        let ticks = self.limits.run_timeout_ms.div_ceil(EPOCH_TICK.as_millis() as u64).max(1);
-        store.set_epoch_deadline(ticks);
-        store.epoch_deadline_trap();
+        // Guest code yields to the async runtime at every epoch tick, so a busy plugin never
+        // holds a worker thread. The timeout below then stops it at the wall-clock limit, also
+        // while it is blocked in a host call such as an HTTP request or a sleep.
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_async_yield_and_update(1);
 
-        // The epoch deadline stops guest code, and this timeout also covers time spent blocked
-        // in host calls such as an HTTP request or a sleep.
         let limit = Duration::from_millis(self.limits.run_timeout_ms);
         let outcome = tokio::time::timeout(limit, async {
             let bindings = self.pre.instantiate_async(&mut store).await?;
