@@ -11,6 +11,7 @@ use smsnode_sms::optout::{self, Keyword};
 use smsnode_sms::twilio::status;
 
 use crate::app::{App, matches_filter};
+use crate::webhooks::param;
 use crate::bindings::types::{InboundMessage, MediaItem, ResumeEvent, StatusUpdate};
 use crate::config::Telephony;
 use crate::store::{InboundRecord, QueuedWebhook, StatusCallback, StatusChange, now};
@@ -85,10 +86,6 @@ pub async fn process_pending(app: &Arc<App>) -> Result<usize> {
         }
     }
     Ok(pending.len())
-}
-
-fn param<'a>(params: &'a [(String, String)], name: &str) -> &'a str {
-    params.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str()).unwrap_or("")
 }
 
 /// Routes one inbound SMS or MMS.
@@ -237,12 +234,11 @@ fn event_data(message: &InboundMessage) -> Value {
     let media: Vec<Value> = message
         .media
         .iter()
-        .enumerate()
-        .map(|(index, item)| {
+        .map(|item| {
             json!({
                 "url": item.url,
                 "content_type": item.content_type,
-                "fetch_path": media_fetch_path(&message.message_sid, index),
+                "fetch_path": item.fetch_path,
             })
         })
         .collect();

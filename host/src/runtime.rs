@@ -192,8 +192,8 @@ impl Runtime {
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limiter);
-        // Guest code yields to the async runtime at every epoch tick, so a busy plugin never
-        // holds a worker thread. The timeout below then stops it at the wall-clock limit, also
+        // Guest code yields to the async runtime at every epoch tick, so a busy plugin does not
+        // keep a worker thread. The timeout below then stops it at the wall-clock limit, also
         // while it is blocked in a host call such as an HTTP request or a sleep.
         store.set_epoch_deadline(1);
         store.epoch_deadline_async_yield_and_update(1);

@@ -152,7 +152,8 @@ fn json_params(body: &[u8]) -> Result<Vec<(String, String)>, String> {
         .collect())
 }
 
-fn param<'a>(params: &'a [(String, String)], name: &str) -> &'a str {
+/// Returns the value of the form parameter `name`, or empty text when it is missing.
+pub(crate) fn param<'a>(params: &'a [(String, String)], name: &str) -> &'a str {
     params.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str()).unwrap_or("")
 }
 

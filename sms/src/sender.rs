@@ -1,9 +1,9 @@
 //! Pool sender choice: one pool number per call, kept for every message of that call, with
 //! calls spread over the pool in turn.
 
-/// Where the choice is kept: the call's chosen number and a turn counter shared by all calls.
+/// Storage of the pool choice: the call's chosen number and a turn counter shared by all calls.
 pub trait PoolState {
-    /// The number already chosen for this call, if any.
+    /// Returns the number already chosen for this call, if any.
     fn chosen(&mut self) -> Option<String>;
 
     /// Stores `number` as the call's choice unless another was stored first, and returns the

@@ -194,7 +194,7 @@ async fn post_signed(shared: &Shared, account_sid: &str, url: &str, params: Vec<
             }
         };
         match client::send(request, WEBHOOK_TIMEOUT, 64 * 1024).await {
-            // TODO: record a TwiML <Message> in the answer (the HELP reply) as an outbound message.
+            // TODO: record a TwiML <Message> in the response (the HELP reply) as an outbound message.
             Ok(response) if response.status.is_success() => return,
             Ok(response) => tracing::warn!(url, attempt, status = %response.status, "webhook responded with an error status"),
             Err(error) => tracing::warn!(url, attempt, error = %format!("{error:#}"), "webhook failed"),

@@ -272,8 +272,8 @@ impl Store {
 
     /// Tells subscribers about a stored event.
     pub(crate) fn publish(&self, event: &CallEvent) {
-        // Sending fails only when there are no subscribers. That is not an error, because the
-        // event is stored either way.
+        // tokio's broadcast send fails only when there are no subscribers. That is not an error,
+        // because the event is stored either way.
         let _ = self.events.send(event.clone());
     }
 

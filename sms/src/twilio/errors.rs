@@ -45,7 +45,8 @@ const TABLE: [ErrorInfo; 45] = [
     // A loop is the usual cause, and a retry within seconds is blocked again.
     info(14107, "SMS send rate limit exceeded", false),
     info(20003, "Permission Denied", false),
-    // Twilio never processed the request, and its dictionary states that it is always safe to retry.
+    // Twilio rejected the request before processing it, and its error dictionary (2023 snapshot)
+    // calls a retry safe.
     info(20429, "Too Many Requests", true),
     info(21211, "Invalid 'To' Phone Number", false),
     info(21212, "Invalid From Number (caller ID)", false),

@@ -89,7 +89,7 @@ pub fn validate_json(auth_token: &str, url: &str, body: &[u8], signature: &str) 
 }
 
 fn new_mac(auth_token: &str) -> HmacSha1 {
-    // HMAC takes keys of any length, so this cannot fail.
+    // HMAC-SHA1 accepts keys of any length (longer keys are hashed first), so this succeeds.
     <HmacSha1 as Mac>::new_from_slice(auth_token.as_bytes())
         .expect("HMAC accepts a key of any length")
 }

@@ -2,7 +2,7 @@
 //! stored one only when it comes later in a message's life, and a final status is never
 //! replaced. Status names are those of Twilio's Message resource (API 2010-04-01).
 
-/// Where a status stands in a message's life; a higher rank comes later.
+/// Returns the rank of a status in a message's life. A higher rank comes later.
 fn rank(status: &str) -> Option<u8> {
     Some(match status {
         "accepted" | "scheduled" => 0,
@@ -17,17 +17,18 @@ fn rank(status: &str) -> Option<u8> {
     })
 }
 
-/// Whether no later status is expected, apart from `read` after `delivered`.
+/// Returns whether no later status is expected, apart from `read` after `delivered`.
 pub fn is_final(status: &str) -> bool {
     rank(status).is_some_and(|rank| rank >= 5)
 }
 
-/// Whether the message could not reach the handset.
+/// Returns whether the message could not reach the handset.
 pub fn is_failure(status: &str) -> bool {
     matches!(status, "undelivered" | "failed")
 }
 
-/// Whether `next` may replace `current`. Unknown status names never replace a known one.
+/// Returns whether `next` may replace `current`. An unknown status name never replaces a
+/// known one.
 pub fn may_replace(current: &str, next: &str) -> bool {
     let Some(next_rank) = rank(next) else {
         return false;
